@@ -1,0 +1,3 @@
+from vamp_cli.cli import main
+
+main()
