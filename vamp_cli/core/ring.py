@@ -74,7 +74,7 @@ class FrameRing:
 
         Safe to call from a PortAudio callback: no allocation beyond slicing views.
         """
-        n = frames.shape[0]
+        n = int(frames.shape[0])
         fit = self._capacity - (self._written - self._read)
         if n > fit:
             self._dropped += n - fit
@@ -96,7 +96,7 @@ class FrameRing:
 
         ``out`` beyond the returned count is left untouched. Safe in a PortAudio callback.
         """
-        n = min(out.shape[0], self._written - self._read)
+        n = min(int(out.shape[0]), self._written - self._read)
         if n == 0:
             return 0
         pos = self._read % self._capacity
