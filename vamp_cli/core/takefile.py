@@ -31,7 +31,7 @@ _T = TypeVar("_T")
 
 def file_stem(info: TakeInfo) -> str:
     """``<owner>-<take_id>`` with the owner made safe for any filesystem."""
-    owner = _UNSAFE.sub("_", info.owner).lstrip(".-")[:MAX_OWNER_STEM] or "take"
+    owner = _UNSAFE.sub("_", info.owner).strip("._-")[:MAX_OWNER_STEM] or "take"
     return f"{owner}-{info.take_id}"
 
 
