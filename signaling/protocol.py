@@ -13,6 +13,13 @@ from typing import Any, TypedDict
 DEFAULT_PORT = 4567
 DEFAULT_MAX_PEERS = 8
 DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024
+DEFAULT_EVENTS_PER_SECOND = 50.0
+DEFAULT_EVENT_BURST = 100
+MAX_VAMP_ID_LENGTH = 128
+MAX_SOCKET_ID_LENGTH = 64
+HEALTHZ_PATH = "/healthz"
+AUTH_TOKEN_KEY = "token"
+"""The key of the Socket.IO ``auth`` payload that carries a vamp token: {"token": "..."}."""
 
 
 class ClientEvent(StrEnum):
@@ -57,6 +64,7 @@ class ErrorCode(StrEnum):
     PAYLOAD_TOO_LARGE = "payload-too-large"
     RATE_LIMITED = "rate-limited"
     UNAUTHORIZED = "unauthorized"
+    UNKNOWN_EVENT = "unknown-event"
 
 
 class IceServer(TypedDict, total=False):
@@ -69,6 +77,29 @@ class VampError(TypedDict):
     code: str
     message: str
     event: str
+
+
+class RoomFull(TypedDict):
+    vamp: str
+    maxPeers: int
+
+
+class UserJoined(TypedDict):
+    signal: Any
+    callerID: str
+
+
+class ReceivingReturnedSignal(TypedDict):
+    signal: Any
+    id: str
+
+
+class Health(TypedDict):
+    """The JSON body of GET /healthz."""
+
+    status: str
+    vamps: int
+    sockets: int
 
 
 Signal = dict[str, Any]

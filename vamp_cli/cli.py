@@ -111,6 +111,52 @@ def play(store_dir: Path, output_spec: OutputSpec, mode: str, play_from: float,
                    f"{stats.underruns} underruns)")
 
 
+@cli.command("serve-signal")
+@click.option("--host", envvar="VAMP_HOST", default="127.0.0.1", show_default=True,
+              help="Address to listen on.")
+@click.option("--port", envvar="VAMP_PORT", type=int, default=4567, show_default=True,
+              help="Port to listen on.")
+@click.option("--max-peers", envvar="VAMP_MAX_PEERS", type=int, default=8, show_default=True,
+              help="Most members per vamp (a full mesh grows as n²).")
+@click.option("--secret", envvar="VAMP_SECRET", default=None,
+              help="Require a token from `vamp token` to connect; without it vamps are open.")
+@click.option("--ice-server", "ice_servers", envvar="VAMP_ICE_SERVER", multiple=True,
+              metavar="[USER:CREDENTIAL@]URL",
+              help="STUN/TURN server sent to clients on join (repeatable; env: space-separated).")
+@click.option("--turn-secret", envvar="VAMP_TURN_SECRET", default=None,
+              help="coturn static-auth-secret: TURN entries get time-limited credentials.")
+@click.option("--cors-origin", "cors_origins", envvar="VAMP_CORS_ORIGIN", multiple=True,
+              help="Browser origin allowed to connect (repeatable; '*' allows any).")
+@click.option("--log-level", envvar="VAMP_LOG_LEVEL", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+              help="debug also logs every relayed event.")
+def serve_signal(
+    host: str, port: int, max_peers: int, secret: str | None, ice_servers: tuple[str, ...],
+    turn_secret: str | None, cors_origins: tuple[str, ...], log_level: str,
+) -> None:
+    """Run the signaling server that introduces the peers of a vamp to each other."""
+    from signaling.config import ServerConfig
+    from signaling.server import run
+
+    run(ServerConfig.from_options(
+        host=host, port=port, max_peers=max_peers, secret=secret, ice_servers=ice_servers,
+        turn_secret=turn_secret, cors_origins=cors_origins, log_level=log_level,
+    ))
+
+
+@cli.command("token")
+@click.argument("vamp")
+@click.option("--secret", envvar="VAMP_SECRET", required=True,
+              help="The signaling server's --secret.")
+@click.option("--ttl", type=int, default=24 * 3600, show_default=True,
+              help="Seconds until the token expires.")
+def token(vamp: str, secret: str, ttl: int) -> None:
+    """Print a token that lets its holder join VAMP on a server started with --secret."""
+    from signaling.auth import new_token
+
+    click.echo(new_token(vamp, secret, ttl=ttl))
+
+
 def main() -> None:
     """Console entry point: user-facing errors become one line on stderr and an exit code."""
     try:
