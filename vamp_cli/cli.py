@@ -157,6 +157,24 @@ def token(vamp: str, secret: str, ttl: int) -> None:
     click.echo(new_token(vamp, secret, ttl=ttl))
 
 
+@cli.command("export")
+@click.option("--store", "store_dir", envvar="VAMP_STORE", type=click.Path(path_type=Path),
+              default=None, help="Store directory. [default: per-user data directory]")
+@click.option("--out-dir", required=True, type=click.Path(path_type=Path),
+              help="Directory to write one file per take into (created if needed).")
+@click.option("--format", "file_format", type=click.Choice(["wav", "flac"]), default="wav",
+              show_default=True, help="File format of the takes (always lossless).")
+@click.option("--mix", type=click.Path(path_type=Path), default=None, metavar="FILE",
+              help="Also write a mixdown of every take at its timeline position (.wav or .flac).")
+@click.option("--json", "json_mode", is_flag=True, help="One JSON object per take on stdout.")
+def export(store_dir: Path | None, out_dir: Path, file_format: str, mix: Path | None,
+           json_mode: bool) -> None:
+    """Write every take in the store as a sound file, and optionally a mixdown."""
+    from vamp_cli.export import run_export
+
+    run_export(store_dir, out_dir, "flac" if file_format == "flac" else "wav", mix, json_mode)
+
+
 def main() -> None:
     """Console entry point: user-facing errors become one line on stderr and an exit code."""
     try:
