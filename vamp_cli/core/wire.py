@@ -9,6 +9,7 @@ nothing else.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -95,7 +96,7 @@ class HaveEntry:
 
 @dataclass(frozen=True, slots=True)
 class Have:
-    """"I hold this much of these takes." Takes not listed are not held at all."""
+    """ "I hold this much of these takes." Takes not listed are not held at all."""
 
     entries: tuple[HaveEntry, ...]
 
@@ -109,7 +110,7 @@ class WantEntry:
 
 @dataclass(frozen=True, slots=True)
 class Want:
-    """"Send me these frames." Answered with chunks from what the receiver holds."""
+    """ "Send me these frames." Answered with chunks from what the receiver holds."""
 
     entries: tuple[WantEntry, ...]
 
@@ -168,10 +169,18 @@ def encode(message: Message) -> bytes:
             out = _HELLO.pack(MessageType.HELLO, version, len(raw)) + raw
         case TakeStart(info):
             raw = _name_bytes(info.owner)
-            out = _TAKE_START.pack(
-                MessageType.TAKE_START, _id_bytes(info.take_id), info.start, info.samplerate,
-                info.channels, info.fmt, len(raw),
-            ) + raw
+            out = (
+                _TAKE_START.pack(
+                    MessageType.TAKE_START,
+                    _id_bytes(info.take_id),
+                    info.start,
+                    info.samplerate,
+                    info.channels,
+                    info.fmt,
+                    len(raw),
+                )
+                + raw
+            )
         case TakeEnd(take_id, length, sha256):
             if len(sha256) != SHA256_BYTES:
                 raise ValueError("sha256 must be 32 bytes")
@@ -293,7 +302,7 @@ def _decode_bye(data: bytes) -> Bye:
     return Bye()
 
 
-_DECODERS = {
+_DECODERS: dict[MessageType, Callable[[bytes], Message]] = {
     MessageType.HELLO: _decode_hello,
     MessageType.TAKE_START: _decode_take_start,
     MessageType.CHUNK: _decode_chunk,

@@ -1,0 +1,462 @@
+"""One peer in one vamp: wires the store, capture, the mesh and playback together.
+
+``vamp join`` and ``vamp record VAMP`` are both a :class:`Session`; they differ only in what
+the session does while it is in the mesh (:meth:`Session.join_until_stopped` or
+:meth:`Session.record`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from vamp_cli.audio.capture import InputSpec, record_take
+from vamp_cli.core.store import Store, StoreError, TakeStatus, TakeView
+from vamp_cli.core.sync import (
+    MeshSync,
+    PeerGreeted,
+    PeerMisbehaved,
+    TakeAnnounced,
+    TakeCompleted,
+    TakeConfirmed,
+    TakeCorrupt,
+)
+from vamp_cli.core.take import SampleFormat, TakeInfo, new_take_id
+from vamp_cli.errors import VampError
+from vamp_cli.net.ice import restrict_host_addresses
+from vamp_cli.net.mesh import Mesh, MeshEvent
+from vamp_cli.net.signaling import SignalingClient
+from vamp_cli.report import Reporter
+
+log = logging.getLogger("vamp.session")
+T = TypeVar("T")
+
+MESH_FORM_TIMEOUT = 10.0
+PROGRESS_INTERVAL = 1.0
+
+
+@dataclass
+class SessionOptions:
+    vamp: str
+    name: str
+    server: str
+    store_dir: Path
+    token: str | None = None
+    input: InputSpec = field(default_factory=lambda: InputSpec("none"))
+    output: Any = None  # an OutputSpec, or None for no playback
+    monitor: str = "live"  # live | timeline | off
+    play_from: float = 0.0
+    jitter_ms: float = 20.0
+    samplerate: int = 48000
+    channels: int = 1
+    fmt: SampleFormat = SampleFormat.INT16
+    blocksize: int = 256
+    ice_servers: list[dict[str, Any]] | None = None
+    ice_hosts: tuple[str, ...] = ()
+    leave_after: float | None = None
+
+
+@dataclass
+class RecordPlan:
+    duration: float
+    at: float
+    out: Path
+    confirm_timeout: float
+
+
+class Session:
+    def __init__(self, options: SessionOptions, reporter: Reporter) -> None:
+        self.options = options
+        self.reporter = reporter
+        self.stop = asyncio.Event()
+        self.store: Store | None = None
+        self.sync: MeshSync | None = None
+        self.mesh: Mesh | None = None
+        self._progress: dict[str, int] = {}
+
+    # -- entry points ---------------------------------------------------------------------
+
+    async def join_until_stopped(self) -> int:
+        """Stay in the vamp until Ctrl-C/SIGTERM or ``--leave-after``; record a take from the
+        input meanwhile (unless it is ``none``). Returns the exit code."""
+
+        async def body() -> int:
+            if self.options.leave_after is not None:
+                asyncio.get_running_loop().call_later(self.options.leave_after, self.stop.set)
+            if self.options.input.kind != "none":
+                await self.mesh_ready()
+                info = self._new_take(self.options.play_from)
+                self.reporter.emit(
+                    "recording",
+                    f"recording take {info.short_id} from {self.options.input.describe()}",
+                    take_id=info.take_id,
+                    start=info.start,
+                )
+                report = await record_take(
+                    self._store,
+                    info,
+                    self.options.input,
+                    stop=self.stop,
+                    blocksize=self.options.blocksize,
+                )
+                self._report_recorded(report.take)
+            await self.stop.wait()
+            return 0
+
+        return await self._run(body)
+
+    async def record(self, plan: RecordPlan) -> dict[str, Any]:
+        """Record one timed take while streaming it, writing ``plan.out`` as frames land; wait
+        for every peer present to confirm it (or the timeout), then leave. Returns the final
+        JSON object: the local record's plus ``peers``."""
+        from vamp_cli.audio.recording import new_take, record_to_file
+
+        opts = self.options
+        info = new_take(
+            opts.name, at=plan.at, samplerate=opts.samplerate, channels=opts.channels, fmt=opts.fmt
+        )
+
+        async def body() -> dict[str, Any]:
+            await self.mesh_ready()
+            self.reporter.emit(
+                "recording",
+                f"recording take {info.short_id}: {plan.duration:g} s from {opts.input.describe()}",
+                take_id=info.take_id,
+                start=info.start,
+            )
+            result = await record_to_file(
+                self._store,
+                info,
+                opts.input,
+                plan.out,
+                duration=plan.duration,
+                stop=self.stop,
+                blocksize=opts.blocksize,
+            )
+            view = self._store.get(info.take_id)
+            assert view is not None
+            self._report_recorded(view)
+            peers = await self._await_confirmations(view, plan.confirm_timeout)
+            self.stop.set()
+            return {**result.as_dict(), "peers": peers}
+
+        return await self._run(body)
+
+    # -- the running session ----------------------------------------------------------------
+
+    @property
+    def _store(self) -> Store:
+        assert self.store is not None
+        return self.store
+
+    async def _run(self, body: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        opts = self.options
+        restrict_host_addresses(opts.ice_hosts)
+        try:
+            self.store = await asyncio.to_thread(Store, opts.store_dir)
+        except StoreError as exc:
+            raise VampError(f"cannot open the store {opts.store_dir}: {exc}") from None
+        try:
+            self._seal_own_unfinished()
+            self.sync = MeshSync(self.store, opts.name)
+            signaling = SignalingClient(opts.server, opts.vamp, opts.token)
+            self.mesh = Mesh(
+                self.sync,
+                signaling,
+                ice_servers=opts.ice_servers,
+                on_event=self._mesh_event,
+                on_sync_events=self._drain_sync_events,
+            )
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, self.stop.set)
+            try:
+                return await _unwrap(self._run_tasks(body))
+            finally:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(sig)
+                self.sync.close()
+        finally:
+            self.store.close()
+
+    async def _run_tasks(self, body: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        assert self.mesh is not None
+        async with asyncio.TaskGroup() as tg:
+            mesh = tg.create_task(self.mesh.run(self.stop))
+            tg.create_task(self._progress_loop())
+            if self.options.monitor != "off" and self.options.output is not None:
+                tg.create_task(self._monitor())
+            self.reporter.emit(
+                "joining",
+                f"joining vamp {self.options.vamp!r} at {self.options.server}"
+                f" as {self.options.name}",
+                vamp=self.options.vamp,
+                name=self.options.name,
+            )
+            work: asyncio.Task[T] = tg.create_task(body())
+            # A fatal mesh error (vamp full, unauthorized) cancels the body through the group.
+            result = await work
+            self.stop.set()
+            await mesh
+        return result
+
+    async def mesh_ready(self) -> None:
+        assert self.mesh is not None
+        try:
+            await self.mesh.wait_formed(MESH_FORM_TIMEOUT)
+        except TimeoutError:
+            raise VampError(
+                f"joined no vamp within {MESH_FORM_TIMEOUT:.0f} s: is the signaling server at "
+                f"{self.options.server} answering?"
+            ) from None
+        names = sorted(link.remote_name or "?" for link in self.mesh.open_links())
+        self.reporter.emit(
+            "mesh",
+            f"in vamp {self.options.vamp!r} with {', '.join(names) or 'nobody yet'}",
+            peers=names,
+        )
+
+    async def _monitor(self) -> None:
+        from vamp_cli.audio.playback import Player
+
+        opts = self.options
+        async with Player(
+            self._store,
+            opts.output,
+            mode=opts.monitor,
+            samplerate=opts.samplerate,
+            channels=opts.channels,
+            fmt=opts.fmt,
+            play_from=round(opts.play_from * opts.samplerate),
+            jitter_ms=opts.jitter_ms,
+            exclude_owner=opts.name,
+        ):
+            await self.stop.wait()
+
+    async def _await_confirmations(self, view: TakeView, timeout: float) -> list[dict[str, Any]]:
+        assert self.mesh is not None and self.sync is not None
+        present = {link: link.remote_name for link in self.mesh.open_links()}
+        confirmed: dict[str, bool] = {}
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            states = self.sync.confirmations(view.info.take_id)
+            for link, name in present.items():
+                confirmed[name or link.sid] = confirmed.get(name or link.sid, False) or states.get(
+                    link, False
+                )
+            if all(confirmed.values()) or loop.time() >= deadline or self.stop.is_set():
+                break
+            await asyncio.sleep(0.02)
+        return [{"name": name, "confirmed": ok} for name, ok in sorted(confirmed.items())]
+
+    # -- what the user sees ---------------------------------------------------------------
+
+    def _new_take(self, at_seconds: float) -> TakeInfo:
+        opts = self.options
+        return TakeInfo(
+            new_take_id(),
+            opts.name,
+            round(at_seconds * opts.samplerate),
+            opts.samplerate,
+            opts.channels,
+            opts.fmt,
+        )
+
+    def _seal_own_unfinished(self) -> None:
+        """A take of ours that never ended (we crashed) is finished at what the disk holds,
+        so every peer can converge on it."""
+        for view in self._store.takes():
+            if (
+                view.info.owner == self.options.name
+                and view.status is TakeStatus.INCOMPLETE
+                and not view.ended
+            ):
+                sealed = self._store.seal(view.info.take_id)
+                self.reporter.emit(
+                    "take-resumed",
+                    f"take {view.info.short_id} was cut short; sealed at {sealed.length} frames"
+                    " to share it",
+                    take_id=view.info.take_id,
+                    frames=sealed.length,
+                )
+
+    def _report_recorded(self, view: TakeView) -> None:
+        seconds = (view.length or 0) / view.info.samplerate
+        self.reporter.emit(
+            "recorded",
+            f"recorded take {view.info.short_id}: {seconds:.2f} s",
+            take_id=view.info.take_id,
+            frames=view.length,
+            sha256=view.sha256.hex() if view.sha256 else None,
+        )
+
+    def _mesh_event(self, event: MeshEvent) -> None:
+        if event.kind == "warning":
+            log.warning("%s", event.text)
+        self.reporter.emit(event.kind, event.text, **event.fields)
+
+    def _drain_sync_events(self) -> None:
+        assert self.sync is not None
+        for event in self.sync.events():
+            match event:
+                case PeerGreeted(_, name):
+                    self.reporter.emit("peer-joined", f"{name} joined", name=name)
+                case TakeAnnounced(_, info):
+                    self.reporter.emit(
+                        "take-started",
+                        f"{info.owner}'s take {info.short_id}"
+                        f" (at {info.start / info.samplerate:.2f} s) is arriving",
+                        take_id=info.take_id,
+                        owner=info.owner,
+                        start=info.start,
+                    )
+                case TakeCompleted(take_id):
+                    view = self._store.get(take_id)
+                    if view is not None:
+                        self.reporter.emit(
+                            "take-complete",
+                            f"{view.info.owner}'s take {view.info.short_id} complete: "
+                            f"{(view.length or 0) / view.info.samplerate:.2f} s, SHA-256 verified",
+                            take_id=take_id,
+                            owner=view.info.owner,
+                            frames=view.length,
+                            sha256=view.sha256.hex() if view.sha256 else None,
+                        )
+                case TakeCorrupt(take_id):
+                    log.warning("take %s arrived whole but its SHA-256 does not match", take_id[:8])
+                    self.reporter.emit(
+                        "take-corrupt",
+                        f"take {take_id[:8]} failed its SHA-256 check",
+                        take_id=take_id,
+                    )
+                case TakeConfirmed(_, name, take_id):
+                    self.reporter.emit(
+                        "take-confirmed",
+                        f"{name} holds take {take_id[:8]} complete",
+                        name=name,
+                        take_id=take_id,
+                    )
+                case PeerMisbehaved(_, name, reason):
+                    log.warning("refused data from %s: %s", name or "a peer", reason)
+                    self.reporter.emit(
+                        "warning", f"refused data from {name or 'a peer'}: {reason}", peer=name
+                    )
+                case _:
+                    pass
+
+    async def _progress_loop(self) -> None:
+        while not self.stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), PROGRESS_INTERVAL)
+            for view in self._store.takes():
+                if view.info.owner == self.options.name or view.complete:
+                    continue
+                take_id = view.info.take_id
+                if self._progress.get(take_id) != view.contiguous:
+                    self._progress[take_id] = view.contiguous
+                    self.reporter.emit(
+                        "take-progress",
+                        f"{view.info.owner}'s take {view.info.short_id}: "
+                        f"{view.contiguous / view.info.samplerate:.1f} s received",
+                        take_id=take_id,
+                        owner=view.info.owner,
+                        frames=view.contiguous,
+                    )
+
+
+async def _unwrap(aw: Awaitable[T]) -> T:
+    """Raise the first VampError of a task group as itself, so the CLI prints its message."""
+    try:
+        return await aw
+    except BaseExceptionGroup as group:
+        first = _first_vamp_error(group)
+        if first is None:
+            raise
+        raise first from None
+
+
+def _first_vamp_error(group: BaseExceptionGroup[BaseException]) -> VampError | None:
+    for exc in group.exceptions:
+        if isinstance(exc, VampError):
+            return exc
+        if isinstance(exc, BaseExceptionGroup):
+            found = _first_vamp_error(exc)
+            if found is not None:
+                return found
+    return None
+
+
+def default_name() -> str:
+    """``user@host``: stable across runs on one machine, which is what take identity needs."""
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user name in this environment (containers)
+        user = "vamp"
+    return f"{user}@{socket.gethostname().split('.')[0]}"[:64]
+
+
+def join_options(
+    vamp: str,
+    *,
+    server: str,
+    token: str | None,
+    name: str | None,
+    store_dir: Path | None,
+    ice_servers: tuple[str, ...],
+    ice_hosts: tuple[str, ...],
+    monitor: str | None,
+    monitor_default: str,
+    play_from: float,
+    jitter_ms: float,
+    input: str,
+    output: str,
+    samplerate: int,
+    channels: int,
+    dtype: str,
+    leave_after: float | None = None,
+    **_ignored: Any,
+) -> SessionOptions:
+    """Turn the command line's values into SessionOptions, with a clear error for bad ones."""
+    from vamp_cli.audio.capture import parse_input
+    from vamp_cli.audio.playback import parse_output
+    from vamp_cli.config import default_store_dir
+    from vamp_cli.net.ice import parse_ice_server
+
+    if not vamp or len(vamp) > 128:
+        raise VampError(f"vamp name {vamp!r} must be 1 to 128 characters")
+    chosen_name = name or default_name()
+    if not 1 <= len(chosen_name.encode()) <= 64:
+        raise VampError("--name must be 1 to 64 bytes of UTF-8")
+    try:
+        fmt = SampleFormat.from_dtype(dtype)
+    except ValueError as exc:
+        raise VampError(str(exc)) from None
+    out = parse_output(output)
+    return SessionOptions(
+        vamp=vamp,
+        name=chosen_name,
+        server=server,
+        store_dir=store_dir or default_store_dir(),
+        token=token,
+        input=parse_input(input),
+        output=None if out.kind == "none" else out,
+        monitor=monitor or monitor_default,
+        play_from=play_from,
+        jitter_ms=jitter_ms,
+        samplerate=samplerate,
+        channels=channels,
+        fmt=fmt,
+        ice_servers=[parse_ice_server(u) for u in ice_servers] if ice_servers else None,
+        ice_hosts=ice_hosts,
+        leave_after=leave_after,
+    )
