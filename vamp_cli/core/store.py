@@ -284,6 +284,7 @@ class Store:
         except OSError as exc:
             raise StoreError(_describe(exc, f"end take {take.info.short_id}")) from None
         take.length, take.sha256 = length, bytes(sha256)
+        take.dirty = False  # the journal was just compacted
         self._check_digest(take)
         self._notify(take_id)
         return take.view()
@@ -312,6 +313,7 @@ class Store:
             raise StoreError(_describe(exc, f"seal take {take.info.short_id}")) from None
         take.ranges.truncate(length)
         take.length, take.sha256, take.digest_ok = length, digest, True
+        take.dirty = False
         self._notify(take_id)
         return take.view()
 
@@ -483,6 +485,7 @@ class Store:
             file.close()
             raise
         self._check_digest(take)
+        file.close()  # reopened on first use: a store of many takes holds no idle descriptors
         return take
 
 
