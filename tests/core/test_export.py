@@ -147,3 +147,16 @@ def test_unwritable_out_dir_and_missing_store_are_clear_errors(tmp_path: Path) -
     missing = vamp("export", "--store", tmp_path / "nowhere", "--out-dir", tmp_path / "out")
     assert missing.returncode != 0 and "no store at" in missing.stderr
     assert "Traceback" not in result.stderr + missing.stderr
+
+
+def test_the_default_store_is_vamp_store_or_the_user_data_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from platformdirs import user_data_dir
+
+    from vamp_cli.config import default_store_dir
+
+    monkeypatch.setenv("VAMP_STORE", str(tmp_path / "mine"))
+    assert default_store_dir() == tmp_path / "mine"
+    monkeypatch.delenv("VAMP_STORE")
+    assert default_store_dir() == Path(user_data_dir("vamp")) / "store"
