@@ -9,7 +9,8 @@ Modes:
   sounds when the playhead reaches its start. Frames not yet arrived play as silence and
   are counted in ``silent_frames``.
 - ``live``: takes play as their frames arrive. When a take's first frames are seen, its
-  newest frame is scheduled ``jitter_ms`` after what is audible now; takes already ended
+  frame 0 is scheduled ``jitter_ms`` after what is audible now (or, for a take first seen
+  already longer than that, its newest frame: joining mid-take); takes already ended
   when the player starts, and takes of ``exclude_owner`` (the local peer), are not played.
 
 For a device, a feeder task renders blocks from the store into a preallocated
@@ -186,9 +187,11 @@ class _Mixer:
         if offset is None:
             if view.contiguous == 0:
                 return None
-            # The newest frame held plays jitter later than what is audible now (but never
-            # in the past: that would skip frames already held).
-            offset = max(audible + self.jitter, render_pos) - view.contiguous
+            # Frame 0 plays jitter later than what is audible now. A take first seen already
+            # longer than the buffer (joined mid-take) plays from its newest frame instead,
+            # so the jam stays live.
+            behind = view.contiguous if view.contiguous > self.jitter else 0
+            offset = max(audible + self.jitter, render_pos) - behind
             self.live_offsets[info.take_id] = offset
         return offset
 
@@ -321,7 +324,14 @@ class Player:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._stopping.set()
+        # Stop the stream before the feeder, so its last callbacks still find material
+        # (an empty ring there would count underruns that no listener heard).
+        try:
+            if self._stream is not None:
+                await asyncio.to_thread(_close, self._stream)
+                self._stream = None
+        finally:
+            self._stopping.set()
         try:
             if self._tg is not None:
                 await self._tg.__aexit__(exc_type, exc, tb)
