@@ -79,7 +79,8 @@ class ServerConfig:
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
     events_per_second: float = DEFAULT_EVENTS_PER_SECOND
     event_burst: int = DEFAULT_EVENT_BURST
-    shutdown_timeout: float = 2.0
+    shutdown_timeout: float = 0.25
+    """Seconds aiohttp waits for connections after every client was told to disconnect."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:

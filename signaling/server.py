@@ -55,6 +55,31 @@ class ServerStartError(UserError):
     """The server could not start listening."""
 
 
+def _library_logger(name: str) -> logging.Logger:
+    logger = log.getChild(name)
+    logger.setLevel(logging.WARNING)  # INFO is a line per packet
+    return logger
+
+
+class _LibraryErrorsOnOneLine(logging.Filter):
+    """Errors python-socketio, Engine.IO or aiohttp log about a client's malformed packets
+    become one warning line: a client must not be able to fill the log with tracebacks.
+    At debug level the traceback is kept."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("vamp.signaling.") or record.name.startswith("aiohttp."):
+            if record.exc_info and record.exc_info[1] is not None and not log.isEnabledFor(
+                logging.DEBUG
+            ):
+                exc = record.exc_info[1]
+                record.msg = f"{record.getMessage()} ({type(exc).__name__}: {exc})"
+                record.args = None
+                record.exc_info = None
+                record.exc_text = None
+                record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 def _describe_event(event: object) -> str:
     text = event if isinstance(event, str) else repr(event)
     return text if len(text) <= 64 else text[:61] + "..."
@@ -97,8 +122,9 @@ class SignalingServer:
             # One socket's events are handled in the order they arrive (trickled ICE
             # candidates must stay in order), and a flooding client waits for its own turn.
             async_handlers=False,
-            logger=False,
-            engineio_logger=False,
+            # Our own loggers: python-socketio would otherwise attach a handler of its own.
+            logger=_library_logger("socketio"),
+            engineio_logger=_library_logger("engineio"),
         )
         self.sio.on("connect", self._on_connect)
         self.sio.on("disconnect", self._on_disconnect)
@@ -156,10 +182,16 @@ class SignalingServer:
         if self._site is not None:
             await self._site.stop()
             self._site = None
-        for sid in list(self._limits):
-            await self.sio.disconnect(sid)
-        if self.sio.eio.sockets:  # engineio's disconnect-all fails on an empty set
-            await self.sio.eio.disconnect()
+        try:
+            # Engine.IO's close waits for the socket's send queue to drain, which never
+            # happens if the client vanished mid-way; the cleanup below closes what is left.
+            async with asyncio.timeout(self.config.shutdown_timeout):
+                for sid in list(self._limits):
+                    await self.sio.disconnect(sid)
+                if self.sio.eio.sockets:  # engineio's disconnect-all fails on an empty set
+                    await self.sio.eio.disconnect()
+        except TimeoutError:
+            log.debug("some clients did not close in time; closing their connections")
         await self.sio.shutdown()
         await self._runner.cleanup()
         self._runner = None
@@ -347,9 +379,15 @@ def configure_logging(config: ServerConfig) -> None:
     """Timestamped lines on stderr at the configured level."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    handler.addFilter(_LibraryErrorsOnOneLine())
     log.handlers[:] = [handler]
     log.setLevel(config.python_log_level)
     log.propagate = False
+    for name in ("aiohttp.server", "aiohttp.web", "aiohttp.websocket"):
+        library = logging.getLogger(name)
+        library.handlers[:] = [handler]
+        library.setLevel(logging.WARNING)
+        library.propagate = False
 
 
 async def serve_until_signalled(config: ServerConfig) -> None:
