@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from vamp_cli import trace
 from vamp_cli.audio.capture import InputSpec, record_take
 from vamp_cli.core.store import Store, StoreError, TakeStatus, TakeView
 from vamp_cli.core.sync import (
@@ -163,6 +164,7 @@ class Session:
         except StoreError as exc:
             raise VampError(f"cannot open the store {opts.store_dir}: {exc}") from None
         try:
+            trace.install(self.store, opts.name)  # VAMP_TRACE=PATH only (make bench)
             self._seal_own_unfinished()
             self.sync = MeshSync(self.store, opts.name)
             signaling = SignalingClient(opts.server, opts.vamp, opts.token)
