@@ -4,11 +4,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-# Debian packages the tests need: PortAudio, a JACK server with the dummy driver.
-APT_PACKAGES := libportaudio2 jackd2
-JS_DIRS := tests/js
+# Debian packages the tests need: PortAudio, a JACK server with the dummy driver, and
+# Chromium for the browser tests (driven by playwright-core, never a downloaded browser).
+APT_PACKAGES := libportaudio2 jackd2 chromium
+JS_DIRS := tests/js tests/browser
+WEB := signaling/web
+WEB_SOURCES := $(wildcard $(WEB)/src/*) $(WEB)/build.mjs $(WEB)/package.json
 
-.PHONY: help install system-deps js-deps test check lint typecheck serve demo bench clean
+.PHONY: help install system-deps js-deps web test check lint typecheck serve demo bench clean
 
 help:
 	@echo "make demo   - start a signaling server and three peers; one records, all hold it bit-exact"
@@ -16,6 +19,7 @@ help:
 	@echo "make serve  - run the signaling server in the foreground (127.0.0.1:4567)"
 	@echo "make bench  - measure latency, scale and cost; writes docs/benchmarks.{md,json}"
 	@echo "make install- create .venv with vamp (editable) and its test tools"
+	@echo "make web    - build the browser client that \`vamp serve-signal --web\` serves"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "vamp needs Python 3.11 or newer")'
@@ -48,6 +52,14 @@ js-deps:
 	  fi; \
 	done
 
+# The browser client: npm packages at build time, bundled into signaling/web/dist (gitignored).
+# Rebuilt only when its sources change.
+web: $(WEB)/dist/vamp.js
+
+$(WEB)/dist/vamp.js: $(WEB_SOURCES)
+	@command -v npm >/dev/null || { echo "make web needs node and npm (Debian: apt-get install nodejs npm)" >&2; exit 1; }
+	cd $(WEB) && npm install --no-audit --no-fund --loglevel=error && npm run --silent build
+
 lint: install
 	$(BIN)/ruff check vamp_cli signaling tests
 
@@ -58,7 +70,7 @@ check: lint typecheck
 
 # The suite runs in a fresh network namespace with only loopback when it can (root),
 # so no test can reach any address off this machine.
-test: install system-deps js-deps check
+test: install system-deps js-deps web check
 	tests/isolated $(BIN)/pytest $(PYTEST_ARGS)
 
 serve: install

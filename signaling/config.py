@@ -7,6 +7,7 @@ import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from signaling.auth import DEFAULT_TURN_TTL
 from signaling.protocol import (
@@ -26,8 +27,24 @@ _ICE_SPEC = re.compile(
 )
 
 
+WEB_DIST = Path(__file__).parent / "web" / "dist"
+"""Where `make web` builds the browser client (signaling/web) that `--web` serves."""
+WEB_FILES = ("index.html", "vamp.js", "capture-worklet.js")
+
+
 class ConfigError(VampError):
     """A setting is invalid; the message names it and says how to fix it."""
+
+
+def web_dist(root: Path = WEB_DIST) -> Path:
+    """The built web client's directory; ConfigError saying how to build it when missing."""
+    missing = [name for name in WEB_FILES if not (root / name).is_file()]
+    if missing:
+        raise ConfigError(
+            f"--web: the web client is not built ({root / missing[0]} is missing); "
+            "run `make web` in the vamp checkout (needs node and npm), then start again"
+        )
+    return root
 
 
 def parse_ice_server(spec: str) -> IceServer:
@@ -81,6 +98,8 @@ class ServerConfig:
     event_burst: int = DEFAULT_EVENT_BURST
     shutdown_timeout: float = 0.25
     """Seconds aiohttp waits for connections after every client was told to disconnect."""
+    web_root: Path | None = None
+    """With `--web`: the built browser client, served at / (`/?vamp=NAME` joins NAME)."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -112,6 +131,7 @@ class ServerConfig:
         turn_secret: str | None,
         cors_origins: Iterable[str],
         log_level: str,
+        web: bool = False,
     ) -> ServerConfig:
         """A config from command-line strings (ICE servers as `parse_ice_server` specs)."""
         return cls(
@@ -123,6 +143,7 @@ class ServerConfig:
             turn_secret=turn_secret,
             cors_origins=tuple(cors_origins),
             log_level=log_level.lower(),
+            web_root=web_dist() if web else None,
         )
 
     @property

@@ -15,6 +15,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -132,6 +133,8 @@ class SignalingServer:
         self.app = web.Application()
         self.sio.attach(self.app)
         self.app.router.add_get(HEALTHZ_PATH, self._healthz)
+        if config.web_root is not None:
+            self._add_web_client(config.web_root)
 
     @property
     def url(self) -> str:
@@ -161,6 +164,9 @@ class SignalingServer:
         self.port = int(self._runner.addresses[0][1])
         log.info("vamp signaling server listening on %s (at most %d peers per vamp)",
                  self.url, cfg.max_peers)
+        if cfg.web_root is not None:
+            log.info("web client at %s/?vamp=NAME (browsers need https:// off localhost)",
+                     self.url)
         if cfg.secret is None:
             log.info("no --secret: vamps are open, "
                      "anyone who reaches this server may join any vamp")
@@ -360,6 +366,16 @@ class SignalingServer:
 
     async def _healthz(self, request: web.Request) -> web.Response:
         return web.json_response(self.health())
+
+    def _add_web_client(self, root: Path) -> None:
+        """`--web`: the browser client at / (index.html; the page reads ?vamp= itself)."""
+        index = root / "index.html"
+
+        async def page(request: web.Request) -> web.FileResponse:
+            return web.FileResponse(index, headers={"Cache-Control": "no-cache"})
+
+        self.app.router.add_get("/", page)
+        self.app.router.add_static("/", root)
 
 
 def create_app(config: ServerConfig) -> web.Application:

@@ -130,9 +130,11 @@ def play(store_dir: Path, output_spec: OutputSpec, mode: str, play_from: float,
 @click.option("--log-level", envvar="VAMP_LOG_LEVEL", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
               help="debug also logs every relayed event.")
+@click.option("--web", is_flag=True, envvar="VAMP_WEB",
+              help="Also serve the browser client at / (http://HOST:PORT/?vamp=NAME joins NAME).")
 def serve_signal(
     host: str, port: int, max_peers: int, secret: str | None, ice_servers: tuple[str, ...],
-    turn_secret: str | None, cors_origins: tuple[str, ...], log_level: str,
+    turn_secret: str | None, cors_origins: tuple[str, ...], log_level: str, web: bool,
 ) -> None:
     """Run the signaling server that introduces the peers of a vamp to each other."""
     from signaling.config import ServerConfig
@@ -140,7 +142,7 @@ def serve_signal(
 
     run(ServerConfig.from_options(
         host=host, port=port, max_peers=max_peers, secret=secret, ice_servers=ice_servers,
-        turn_secret=turn_secret, cors_origins=cors_origins, log_level=log_level,
+        turn_secret=turn_secret, cors_origins=cors_origins, log_level=log_level, web=web,
     ))
 
 
