@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -17,98 +18,22 @@ from vamp_cli.options import (
     audio_format_options,
     input_option,
     json_option,
+    mesh_options,
     output_option,
     store_option,
 )
+from vamp_cli.report import Reporter
 
 if TYPE_CHECKING:
-    from vamp_cli.audio.capture import InputSpec
     from vamp_cli.audio.playback import OutputSpec
+
+T = TypeVar("T")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="vamp")
 def cli() -> None:
     """Record together over a WebRTC mesh, from the terminal."""
-
-
-@cli.command("devices")
-@json_option
-def devices_command(as_json: bool) -> None:
-    """List audio devices with their host API, channels and default sample rate."""
-    from vamp_cli.audio.devices import list_devices
-
-    found = list_devices()
-    if as_json:
-        click.echo(json.dumps([d.as_dict() for d in found]))
-    else:
-        click.echo("\n".join(d.describe() for d in found) or "no audio devices")
-
-
-@cli.command("record")
-@click.option("--duration", type=float, required=True, metavar="SECONDS",
-              help="How long to record.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Lossless file to write (.wav or .flac).")
-@click.option("--at", type=float, default=0.0, show_default=True, metavar="SECONDS",
-              help="Where the take starts on the timeline.")
-@input_option()
-@audio_format_options
-@store_option
-@click.option("--name", envvar="VAMP_NAME", default=None,
-              help="Owner of the take. [default: user@host]")
-@json_option
-def record(duration: float, out: Path, at: float, input_spec: InputSpec, samplerate: int,
-           channels: int, fmt: SampleFormat, store_dir: Path, name: str | None,
-           as_json: bool) -> None:
-    """Record a timed take into the store and into --out."""
-    from vamp_cli.audio.recording import record_locally
-    from vamp_cli.session import default_name
-
-    result = record_locally(
-        store_dir, out, input_spec, duration=duration, at=at, owner=name or default_name(),
-        samplerate=samplerate, channels=channels, fmt=fmt,
-    )
-    if as_json:
-        click.echo(json.dumps(result.as_dict()))
-    else:
-        click.echo(f"recorded take {result.info.short_id}: {result.frames} frames to {out} "
-                   f"(sha256 {result.sha256[:16]}…, {result.capture.overflows} overflows)")
-
-
-@cli.command("play")
-@store_option
-@output_option()
-@click.option("--mode", type=click.Choice(["timeline", "live"]), default="timeline",
-              show_default=True, help="Takes at their timeline place, or as they arrive.")
-@click.option("--play-from", type=float, default=0.0, show_default=True, metavar="SECONDS",
-              help="Timeline position where the playhead starts.")
-@click.option("--duration", type=float, default=None, metavar="SECONDS",
-              help="Stop after this long [default: the end of the last take].")
-@click.option("--jitter-ms", type=float, default=20.0, show_default=True,
-              help="Jitter buffer in live mode.")
-@audio_format_options
-@json_option
-def play(store_dir: Path, output_spec: OutputSpec, mode: str, play_from: float,
-         duration: float | None, jitter_ms: float, samplerate: int, channels: int,
-         fmt: SampleFormat, as_json: bool) -> None:
-    """Play the store's takes (listen back)."""
-    from vamp_cli.audio.playback import play_store
-    from vamp_cli.config import open_store
-
-    store = open_store(store_dir)
-    try:
-        stats = asyncio.run(play_store(
-            store, output_spec, mode=mode, play_from=play_from, duration=duration,
-            samplerate=samplerate, channels=channels, fmt=fmt, jitter_ms=jitter_ms,
-        ))
-    finally:
-        store.close()
-    if as_json:
-        click.echo(json.dumps(stats.as_dict()))
-    else:
-        click.echo(f"played {stats.frames_played} frames ({stats.silent_frames} silent, "
-                   f"{stats.underruns} underruns)")
 
 
 @cli.command("serve-signal")
@@ -175,6 +100,123 @@ def export(store_dir: Path | None, out_dir: Path, file_format: str, mix: Path | 
     from vamp_cli.export import run_export
 
     run_export(store_dir, out_dir, "flac" if file_format == "flac" else "wav", mix, json_mode)
+
+
+@cli.command("join")
+@click.argument("vamp")
+@mesh_options
+@input_option()
+@output_option()
+@audio_format_options
+@store_option
+@click.option("--leave-after", type=float, default=None, metavar="SECONDS",
+              help="Leave gracefully after this many seconds.")
+def join(vamp: str, as_json: bool, log_level: str, **options: Any) -> None:
+    """Join VAMP: stream your input to every peer and play theirs, until Ctrl-C."""
+    from vamp_cli.session import Session, session_options
+
+    opts = session_options(vamp, monitor_default="live", **options)
+    code = _run_session(log_level, lambda: Session(opts, Reporter(as_json)).join_until_stopped())
+    sys.exit(code)
+
+
+def _run_session(log_level: str, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    from vamp_cli.logs import setup_logging
+
+    setup_logging(log_level)
+    return asyncio.run(make())
+
+
+@cli.command("devices")
+@json_option
+def devices_command(as_json: bool) -> None:
+    """List audio devices with their host API, channels and default sample rate."""
+    from vamp_cli.audio.devices import list_devices
+
+    found = list_devices()
+    if as_json:
+        click.echo(json.dumps([d.as_dict() for d in found]))
+    else:
+        click.echo("\n".join(d.describe() for d in found) or "no audio devices")
+
+
+@cli.command("record")
+@click.argument("vamp", required=False)
+@click.option("--duration", type=float, required=True, metavar="SECONDS",
+              help="How long to record.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Lossless file to write (.wav or .flac).")
+@click.option("--at", type=float, default=0.0, show_default=True, metavar="SECONDS",
+              help="Where the take starts on the timeline.")
+@input_option()
+@output_option()
+@audio_format_options
+@store_option
+@mesh_options
+@click.option("--confirm-timeout", type=float, default=30.0, show_default=True,
+              metavar="SECONDS", help="With VAMP: how long to wait for every peer's confirmation.")
+def record(vamp: str | None, duration: float, out: Path, at: float, confirm_timeout: float,
+           as_json: bool, log_level: str, **options: Any) -> None:
+    """Record a timed take into the store and into --out; with VAMP, stream it to every peer
+    of that vamp as it is recorded and wait until each confirms holding it bit-exact."""
+    from vamp_cli.session import RecordPlan, Session, default_name, session_options
+
+    if vamp is None:
+        from vamp_cli.audio.recording import record_locally
+
+        result = record_locally(
+            options["store_dir"], out, options["input_spec"], duration=duration, at=at,
+            owner=options["name"] or default_name(), samplerate=options["samplerate"],
+            channels=options["channels"], fmt=options["fmt"],
+        )
+        if as_json:
+            click.echo(json.dumps(result.as_dict()))
+        else:
+            click.echo(f"recorded take {result.info.short_id}: {result.frames} frames to {out} "
+                       f"(sha256 {result.sha256[:16]}…, {result.capture.overflows} overflows)")
+        return
+    opts = session_options(vamp, monitor_default="timeline", at=at, **options)
+    plan = RecordPlan(duration=duration, at=at, out=out, confirm_timeout=confirm_timeout)
+    final = _run_session(log_level, lambda: Session(opts, Reporter(as_json)).record(plan))
+    Reporter(as_json).result(final)
+    missing = [p["name"] for p in final["peers"] if not p["confirmed"]]
+    if missing:
+        raise VampError(f"not confirmed by {', '.join(missing)} within {confirm_timeout:g} s")
+
+
+@cli.command("play")
+@store_option
+@output_option()
+@click.option("--mode", type=click.Choice(["timeline", "live"]), default="timeline",
+              show_default=True, help="Takes at their timeline place, or as they arrive.")
+@click.option("--play-from", type=float, default=0.0, show_default=True, metavar="SECONDS",
+              help="Timeline position where the playhead starts.")
+@click.option("--duration", type=float, default=None, metavar="SECONDS",
+              help="Stop after this long [default: the end of the last take].")
+@click.option("--jitter-ms", type=float, default=20.0, show_default=True,
+              help="Jitter buffer in live mode.")
+@audio_format_options
+@json_option
+def play(store_dir: Path, output_spec: OutputSpec, mode: str, play_from: float,
+         duration: float | None, jitter_ms: float, samplerate: int, channels: int,
+         fmt: SampleFormat, as_json: bool) -> None:
+    """Play the store's takes (listen back)."""
+    from vamp_cli.audio.playback import play_store
+    from vamp_cli.config import open_store
+
+    store = open_store(store_dir)
+    try:
+        stats = asyncio.run(play_store(
+            store, output_spec, mode=mode, play_from=play_from, duration=duration,
+            samplerate=samplerate, channels=channels, fmt=fmt, jitter_ms=jitter_ms,
+        ))
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(stats.as_dict()))
+    else:
+        click.echo(f"played {stats.frames_played} frames ({stats.silent_frames} silent, "
+                   f"{stats.underruns} underruns)")
 
 
 def main() -> None:

@@ -101,3 +101,38 @@ def json_option(f: F) -> F:
     return click.option(
         "--json", "as_json", is_flag=True, help="Print the result as one JSON object."
     )(f)
+
+
+def mesh_options(f: F) -> F:
+    """Options of every command that joins a vamp (``join``, ``record VAMP``); the command
+    gets server, token, name, ice_servers, ice_hosts, monitor, play_from, jitter_ms,
+    as_json and log_level."""
+    for option in reversed([
+        click.option("--server", envvar="VAMP_SERVER", default="http://127.0.0.1:4567",
+                     show_default=True, help="The signaling server."),
+        click.option("--token", envvar="VAMP_TOKEN", default=None,
+                     help="Token from `vamp token`, when the server has a --secret."),
+        click.option("--name", envvar="VAMP_NAME", default=None,
+                     help="Your name in the vamp; it also identifies your takes across "
+                     "reconnects. [default: user@host]"),
+        click.option("--ice-server", "ice_servers", multiple=True, metavar="URL",
+                     help="stun:HOST:PORT or turn:USER:PASS@HOST:PORT (repeatable); replaces "
+                     "the server's list. None by default."),
+        click.option("--ice-host", "ice_hosts", multiple=True, metavar="ADDR",
+                     help="Gather ICE host candidates only on ADDR (repeatable)."),
+        click.option("--monitor", type=click.Choice(["live", "timeline", "off"]), default=None,
+                     help="Play others' takes as they arrive (live, join's default), on the "
+                     "timeline (record's default), or not at all."),
+        click.option("--play-from", type=float, default=None, metavar="SECONDS",
+                     help="Timeline position where the playhead starts [default: 0, or --at]."),
+        click.option("--jitter-ms", type=float, default=20.0, show_default=True,
+                     help="Jitter buffer of live monitoring."),
+        click.option("--json", "as_json", is_flag=True,
+                     help="One JSON object per line per event (and a final one)."),
+        click.option("--log-level", envvar="VAMP_LOG_LEVEL", default="warning",
+                     show_default=True,
+                     type=click.Choice(["debug", "info", "warning", "error"],
+                                       case_sensitive=False)),
+    ]):
+        f = option(f)
+    return f

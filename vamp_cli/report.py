@@ -9,8 +9,8 @@ from typing import Any, TextIO
 
 
 class Reporter:
-    """Prints events. Human lines carry a clock time; ``--json`` lines carry the same
-    fields plus ``event`` and ``time`` (Unix seconds), for scripts."""
+    """Prints events. Human lines carry a clock time; ``--json`` lines carry ``event``,
+    ``time`` (Unix seconds), ``message`` (the human line) and the event's fields."""
 
     def __init__(self, json_mode: bool = False, out: TextIO | None = None) -> None:
         self.json_mode = json_mode
@@ -18,7 +18,9 @@ class Reporter:
 
     def emit(self, event: str, text: str, **fields: Any) -> None:
         if self.json_mode:
-            line = json.dumps({"event": event, "time": round(time.time(), 3), **fields})
+            line = json.dumps(
+                {"event": event, "time": round(time.time(), 3), "message": text, **fields}
+            )
         else:
             line = f"{time.strftime('%H:%M:%S')} {text}"
         print(line, file=self.out, flush=True)

@@ -40,6 +40,8 @@ T = TypeVar("T")
 
 MESH_FORM_TIMEOUT = 10.0
 PROGRESS_INTERVAL = 1.0
+IN_FLIGHT_GRACE = 5.0
+"""How long `record` stays for takes other peers are still sending when its own is done."""
 
 
 @dataclass
@@ -144,6 +146,7 @@ class Session:
             assert view is not None
             self._report_recorded(view)
             peers = await self._await_confirmations(view, plan.confirm_timeout)
+            await self._await_takes_in_flight(IN_FLIGHT_GRACE)
             self.stop.set()
             return {**result.as_dict(), "peers": peers}
 
@@ -242,21 +245,32 @@ class Session:
             await self.stop.wait()
 
     async def _await_confirmations(self, view: TakeView, timeout: float) -> list[dict[str, Any]]:
+        """Wait until every peer present when the take ended confirmed it, or ``timeout``."""
         assert self.mesh is not None and self.sync is not None
-        present = {link: link.remote_name for link in self.mesh.open_links()}
-        confirmed: dict[str, bool] = {}
+        present = {link.remote_name or link.sid for link in self.mesh.open_links()}
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while True:
-            states = self.sync.confirmations(view.info.take_id)
-            for link, name in present.items():
-                confirmed[name or link.sid] = confirmed.get(name or link.sid, False) or states.get(
-                    link, False
-                )
-            if all(confirmed.values()) or loop.time() >= deadline or self.stop.is_set():
+        while not present <= self.sync.confirmed_by(view.info.take_id):
+            if loop.time() >= deadline or self.stop.is_set():
                 break
             await asyncio.sleep(0.02)
-        return [{"name": name, "confirmed": ok} for name, ok in sorted(confirmed.items())]
+        confirmed = self.sync.confirmed_by(view.info.take_id)
+        return [{"name": name, "confirmed": name in confirmed} for name in sorted(present)]
+
+    async def _await_takes_in_flight(self, grace: float) -> None:
+        """Give takes that connected peers are still sending us (recorded at the same time as
+        ours) ``grace`` seconds to complete, so leaving does not cut them short here."""
+        assert self.mesh is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while loop.time() < deadline and not self.stop.is_set():
+            owners = {link.remote_name for link in self.mesh.open_links()}
+            if not any(
+                not v.complete and v.info.owner in owners and v.info.owner != self.options.name
+                for v in self._store.takes()
+            ):
+                return
+            await asyncio.sleep(0.02)
 
     # -- what the user sees ---------------------------------------------------------------
 
@@ -407,31 +421,28 @@ def default_name() -> str:
     return f"{user}@{socket.gethostname().split('.')[0]}"[:64]
 
 
-def join_options(
+def session_options(
     vamp: str,
     *,
+    monitor_default: str,
     server: str,
     token: str | None,
     name: str | None,
-    store_dir: Path | None,
+    store_dir: Path,
     ice_servers: tuple[str, ...],
     ice_hosts: tuple[str, ...],
     monitor: str | None,
-    monitor_default: str,
-    play_from: float,
+    play_from: float | None,
     jitter_ms: float,
-    input: str,
-    output: str,
+    input_spec: InputSpec,
+    output_spec: Any,
     samplerate: int,
     channels: int,
-    dtype: str,
+    fmt: SampleFormat,
     leave_after: float | None = None,
-    **_ignored: Any,
+    at: float = 0.0,
 ) -> SessionOptions:
-    """Turn the command line's values into SessionOptions, with a clear error for bad ones."""
-    from vamp_cli.audio.capture import parse_input
-    from vamp_cli.audio.playback import parse_output
-    from vamp_cli.config import default_store_dir
+    """The command line's values as SessionOptions; VampError for a bad one."""
     from vamp_cli.net.ice import parse_ice_server
 
     if not vamp or len(vamp) > 128:
@@ -439,21 +450,18 @@ def join_options(
     chosen_name = name or default_name()
     if not 1 <= len(chosen_name.encode()) <= 64:
         raise VampError("--name must be 1 to 64 bytes of UTF-8")
-    try:
-        fmt = SampleFormat.from_dtype(dtype)
-    except ValueError as exc:
-        raise VampError(str(exc)) from None
-    out = parse_output(output)
+    if leave_after is not None and leave_after < 0:
+        raise VampError("--leave-after must be zero or more seconds")
     return SessionOptions(
         vamp=vamp,
         name=chosen_name,
         server=server,
-        store_dir=store_dir or default_store_dir(),
+        store_dir=store_dir,
         token=token,
-        input=parse_input(input),
-        output=None if out.kind == "none" else out,
+        input=input_spec,
+        output=None if output_spec.kind == "none" else output_spec,
         monitor=monitor or monitor_default,
-        play_from=play_from,
+        play_from=at if play_from is None else play_from,
         jitter_ms=jitter_ms,
         samplerate=samplerate,
         channels=channels,

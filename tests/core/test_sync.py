@@ -92,7 +92,9 @@ def test_owner_pushes_and_receiver_confirms(tmp_path: Path) -> None:
     assert hashlib.sha256(held(jeff, take)).digest() == view.sha256
     assert any(isinstance(e, TakeConfirmed) and e.take_id == take for e in net.events["dan"])
     assert any(isinstance(e, TakeCompleted) for e in net.events["jeff"])
-    assert dan.confirmations(take) == {"jeff": True}
+    assert dan.confirmed_by(take) == {"jeff"}
+    net.disconnect("jeff")
+    assert dan.confirmed_by(take) == {"jeff"}  # a confirmation outlives the connection
 
 
 def test_live_take_streams_while_recording(tmp_path: Path) -> None:

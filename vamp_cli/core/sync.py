@@ -137,6 +137,7 @@ class MeshSync:
         self._remotes: dict[PeerKey, _Remote] = {}
         self._events: list[Event] = []
         self._requested_from: dict[str, PeerKey] = {}  # take id -> remote serving our WANT
+        self._confirmed_by: dict[str, set[str]] = {}  # our take id -> names that confirmed
         self._known_status: dict[str, TakeStatus] = {
             t.info.take_id: t.status for t in store.takes()
         }
@@ -169,9 +170,10 @@ class MeshSync:
         remote = self._remotes.get(key)
         return remote.name if remote else None
 
-    def confirmations(self, take_id: str) -> dict[PeerKey, bool]:
-        """For each connected remote, whether it confirmed holding our take complete."""
-        return {key: take_id in r.confirmed for key, r in self._remotes.items()}
+    def confirmed_by(self, take_id: str) -> set[str]:
+        """Names of the peers that confirmed holding our take complete, connected or not
+        (a confirmation stays true after its sender leaves)."""
+        return set(self._confirmed_by.get(take_id, ()))
 
     def events(self) -> list[Event]:
         """Events since the last call, oldest first."""
@@ -242,6 +244,8 @@ class MeshSync:
                 and entry.take_id not in remote.confirmed
             ):
                 remote.confirmed.add(entry.take_id)
+                if remote.name is not None:
+                    self._confirmed_by.setdefault(entry.take_id, set()).add(remote.name)
                 self._events.append(TakeConfirmed(remote.key, remote.name, entry.take_id))
         if not remote.greeted:
             # Their first HAVE: push each of our own takes from where they stand.

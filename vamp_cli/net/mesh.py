@@ -84,9 +84,11 @@ class Mesh:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
                 events = tg.create_task(self._signaling_loop())
+                reconnect = tg.create_task(self.signaling.stay_connected())
                 await stop.wait()
                 await self._leave()
                 events.cancel()
+                reconnect.cancel()
         finally:
             self._unsubscribe()
 

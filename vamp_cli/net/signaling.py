@@ -78,9 +78,11 @@ class SignalingClient:
         self._leaving = False
         self._fatal: VampError | None = None
         # Our own SIGINT handling does the graceful leave; socketio's would cancel everything.
-        self._sio = socketio.AsyncClient(
-            reconnection=True, reconnection_delay=0.2, reconnection_delay_max=2, handle_sigint=False
-        )
+        self._lost = asyncio.Event()
+        # We reconnect ourselves (stay_connected): socketio's own reconnection gives up when
+        # the server said goodbye, which is exactly what a restarting server does. And our
+        # own SIGINT handling does the graceful leave; socketio's would cancel everything.
+        self._sio = socketio.AsyncClient(reconnection=False, handle_sigint=False)
         self._register()
 
     @property
@@ -106,7 +108,9 @@ class SignalingClient:
         async def disconnect(reason: Any = None) -> None:
             log.debug("disconnected from signaling server (%s)", reason)
             self._joined = False
-            self._put(ConnectionLost())
+            if not self._leaving:
+                self._lost.set()
+                self._put(ConnectionLost())
 
         async def all_users(ids: Any) -> None:
             others = tuple(i for i in ids if isinstance(i, str)) if isinstance(ids, list) else ()
@@ -164,12 +168,18 @@ class SignalingClient:
         """A refusal that makes staying pointless (vamp full, unauthorized), if any."""
         return self._fatal
 
-    async def connect(self, timeout: float = 10.0) -> None:
-        """Connect and join; raise VampError with the reason if that is impossible."""
+    async def connect(self, timeout: float | None = 10.0) -> None:
+        """Connect and join, retrying until ``timeout`` (None: forever); VampError with the
+        reason when the server refuses us or cannot be reached in time."""
         auth = {"token": self.token} if self.token else None
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        delay = 0.2
+        while not self._leaving:
             try:
+                if self._sio.eio.state != "disconnected":
+                    # The last connection is still being torn down; connecting now would fail.
+                    await self._sio.disconnect()
                 await self._sio.connect(
                     self.url, auth=auth, transports=["websocket"], wait_timeout=5
                 )
@@ -177,15 +187,31 @@ class SignalingClient:
             except socketio.exceptions.ConnectionError as exc:
                 reason = _refusal_reason(exc)
                 if reason:
+                    await self._sio.disconnect()
                     raise VampError(
                         f"the signaling server at {self.url} refused us: {reason}"
                     ) from None
-                if asyncio.get_running_loop().time() >= deadline:
+                if deadline is not None and loop.time() >= deadline:
+                    await self._sio.disconnect()
                     raise VampError(
                         f"cannot reach the signaling server at {self.url}: is `vamp serve-signal` "
                         "running there? (set --server URL)"
                     ) from None
-                await asyncio.sleep(0.25)
+                await asyncio.sleep(delay)
+                delay = min(delay * 1.5, 2.0)
+
+    async def stay_connected(self) -> None:
+        """Run for the whole session: whenever the server goes away, reconnect and rejoin
+        (the ``connect`` handler re-emits ``join vamp``). Data channels do not need the server,
+        so the mesh keeps streaming meanwhile."""
+        while not self._leaving:
+            await self._lost.wait()
+            self._lost.clear()
+            try:
+                await self.connect(timeout=None)
+            except VampError as exc:
+                log.warning("%s; staying with the peers already connected", exc)
+                return
 
     async def send_offer(self, target: str, signal: dict[str, Any]) -> None:
         """As the newcomer: a signal to a member (``sending signal``)."""
