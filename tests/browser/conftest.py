@@ -14,12 +14,6 @@ from tests.support.signal_server import SignalServer
 _vamps = itertools.count(1)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "tests/browser/" in str(item.fspath).replace("\\", "/"):
-            item.add_marker(pytest.mark.browser)
-
-
 @pytest.fixture(scope="module")
 def web_server() -> Iterator[SignalServer]:
     with SignalServer("--web") as server:

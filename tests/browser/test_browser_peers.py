@@ -6,9 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.browser.chromium import Chromium, Page
 from tests.support.peers import PeerProcess, assert_quiet, exported_takes, until
 from tests.support.signal_server import SignalServer
+
+pytestmark = pytest.mark.browser
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 RECORD_SECONDS = 2
@@ -42,6 +46,10 @@ def test_a_cli_take_reaches_the_page_bit_exact(
     assert held["sha256"] == sha256
     # Hashed afresh from the PCM the page holds, not the hash it was told.
     assert page.eval(f"window.vamp.pcmSha256('{take_id}')") == sha256
+    # Monitored live through Web Audio as it arrived, and playable from the start.
+    assert held["liveFrames"] == held["frames"]
+    page.click(f'[data-take-id="{take_id}"] button.play')
+    page.wait(lambda s: page_take(s, take_id)["playing"], "the take playing from the start")
     stored = exported_takes(dan.store, tmp_path / "export")[take_id]
     assert stored["sha256"] == sha256 and stored["frames"] == held["frames"]
     assert_quiet(dan)
@@ -143,3 +151,21 @@ def test_closing_the_tab_is_a_clean_leave_for_cli_peers(
         until(lambda: "left vamp" in web_server.log, "the server saw the page leave")
     assert_quiet(stay)
     assert "WARNING" not in stay.stderr, stay.describe()
+
+
+def test_a_page_joining_after_the_recorder_left_fetches_the_take_from_a_holder(
+    web_server: SignalServer, browser: Chromium, vamp: str, tmp_path: Path
+) -> None:
+    with PeerProcess.join(web_server.url, vamp, "cli-holder", tmp_path) as holder:
+        with PeerProcess.record(web_server.url, vamp, "gone", tmp_path, duration=1.0) as gone:
+            assert gone.wait() == 0, gone.describe()
+        take_id, sha256 = gone.final()["take_id"], gone.final()["sha256"]
+        holder.wait_event("take-complete", take_id=take_id)
+        # Its owner is not connected, so only WANT (sent by the page) can bring it.
+        page = open_page(browser, web_server, vamp, "page-late")
+        held = page.wait(lambda s: next(
+            (t for t in s["takes"] if t["takeId"] == take_id and t["complete"]), None
+        ), "the page fetched the take from cli-holder")
+        assert held["sha256"] == sha256 and held["owner"] == "gone"
+        page.close()
+    assert_quiet(holder, gone)

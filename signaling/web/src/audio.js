@@ -31,6 +31,8 @@ export class Audio {
     this.live = new Map(); // takeId -> {next: context time, frames: frames scheduled}
     this.liveEnabled = true;
     this.recorder = null;
+    this.playing = new Map(); // takeId -> sources playing it from the start
+    this.onChange = () => {};
   }
 
   /** The AudioContext, created on first use; browsers start it suspended until a gesture. */
@@ -74,6 +76,11 @@ export class Audio {
     state.frames = take.contiguous;
   }
 
+  /** Frames of a take scheduled for live play so far. */
+  liveFrames(takeId) {
+    return this.live.get(takeId)?.frames ?? 0;
+  }
+
   /** Start watching a take for live play from its first frame. */
   follow(take) {
     if (!this.live.has(take.info.takeId)) this.live.set(take.info.takeId, { next: 0, frames: 0 });
@@ -86,6 +93,14 @@ export class Audio {
     const source = ctx.createBufferSource();
     source.buffer = this._buffer(take, 0, take.contiguous);
     source.connect(ctx.destination);
+    const id = take.info.takeId;
+    this.playing.set(id, (this.playing.get(id) ?? 0) + 1);
+    source.onended = () => {
+      const left = this.playing.get(id) - 1;
+      if (left > 0) this.playing.set(id, left);
+      else this.playing.delete(id);
+      this.onChange();
+    };
     source.start();
     return source;
   }

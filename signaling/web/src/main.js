@@ -38,6 +38,10 @@ function start() {
     ui.schedule();
   };
   const mesh = new Mesh(sync, options, { onEvent: event, onChange: () => ui.schedule() });
+  // Live monitoring needs a running AudioContext; without a user gesture the browser keeps
+  // it suspended and the page offers an "Enable sound" button.
+  audio.ensureContext();
+  audio.onChange = () => ui.schedule();
 
   store.subscribe((takeId, what) => {
     const take = store.get(takeId);
@@ -65,7 +69,10 @@ function start() {
       return take.info.takeId;
     },
     stop: () => audio.stop(),
-    play: (takeId) => audio.playFromStart(store.get(takeId)),
+    play: (takeId) => {
+      audio.playFromStart(store.get(takeId));
+      ui.schedule();
+    },
     enableSound: () => audio.ensureContext(),
     setLive: (on) => { audio.liveEnabled = on; },
     /** SHA-256 (hex) of the PCM this page holds for a take, hashed afresh. */
@@ -99,6 +106,8 @@ function start() {
       complete: t.status === 'complete',
       status: t.status,
       sha256: t.sha256,
+      liveFrames: audio.liveFrames(t.info.takeId),
+      playing: audio.playing.has(t.info.takeId),
       confirmedBy: t.info.owner === name ? sync.confirmedBy(t.info.takeId) : [],
     })),
     log: log.map((l) => l.text),

@@ -32,7 +32,7 @@ function takeRow(t, api) {
       el('span', { class: 'owner' }, t.own ? `${t.owner} (you)` : t.owner),
       el('code', { class: 'take-id', title: t.takeId }, t.takeId.slice(0, 8)),
       el('span', { class: 'duration' }, seconds(t.frames, t.sampleRate)),
-      el('button', { class: 'play', onclick: () => api.play(t.takeId), disabled: t.frames === 0 }, '▶ Play')),
+      el('button', { class: 'play', onclick: () => api.play(t.takeId), disabled: t.frames === 0 }, t.playing ? '▶ Playing' : '▶ Play')),
     el('progress', { max: Math.max(total, 1), value: t.frames }),
     el('div', { class: 'take-status' }, statusText,
       t.sha256 ? el('code', { class: 'sha', title: t.sha256 }, ` sha256 ${t.sha256.slice(0, 16)}…`) : null));
