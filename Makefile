@@ -77,7 +77,7 @@ serve: install
 	$(BIN)/vamp serve-signal
 
 demo: install
-	$(BIN)/python -m vamp_cli.demo
+	$(BIN)/vamp demo
 
 bench: install system-deps js-deps
 	tests/isolated $(BIN)/python -m tests.bench

@@ -219,6 +219,18 @@ def play(store_dir: Path, output_spec: OutputSpec, mode: str, play_from: float,
                    f"{stats.underruns} underruns)")
 
 
+@cli.command("demo")
+@click.option("--duration", type=float, default=3.0, show_default=True, metavar="SECONDS",
+              help="Length of the demo take.")
+def demo(duration: float) -> None:
+    """A whole vamp on this machine: a signaling server and three peers on loopback; one
+    records a take, and a table shows every peer holding it bit-exact."""
+    from vamp_cli.demo import run_demo
+
+    if not asyncio.run(run_demo(duration)):
+        sys.exit(1)
+
+
 def main() -> None:
     """Console entry point: user-facing errors become one line on stderr and an exit code."""
     try:
