@@ -189,8 +189,12 @@ def test_bad_messages_are_refused_without_harm(tmp_path: Path) -> None:
     jeff.receive("dan", wire.Chunk(new_take_id(), 0, 1, b"\0\0"))
     jeff.receive("dan", wire.Chunk(take, 0, 3, b"\0" * 3))
     jeff.receive("dan", wire.Want((wire.WantEntry(new_take_id(), 0, 5),)))
-    events = jeff.events()
-    assert sum(isinstance(e, PeerMisbehaved) for e in events) == 4
+    live = record(dan, [pcm(10)], seal=False)
+    net.run()
+    jeff.receive("dan", wire.Chunk(live, 10 + 61 * 48000, 1, b"\0\0"))  # far past what it holds
+    events = net.events["jeff"] + jeff.events()
+    assert sum(isinstance(e, PeerMisbehaved) for e in events) == 5
+    assert jeff.store.missing(live) == []
     assert held(jeff, take) == held(dan, take)
 
 

@@ -43,6 +43,9 @@ from vamp_cli.core.wire import (
 PeerKey = Hashable
 """Whatever the shell uses to tell its remote peers apart (a connection object, an id)."""
 
+MAX_AHEAD_SECONDS = 60
+"""How far past our contiguous frames a chunk of a live take may start."""
+
 WANT_REST = 2**40
 """WANT frame count meaning "everything from offset on" (about 260 days at 48 kHz)."""
 
@@ -202,6 +205,13 @@ class MeshSync:
                 if len(pcm) != frames * view.info.frame_bytes:
                     raise StoreError(
                         f"chunk of take {take_id[:8]} has {len(pcm)} bytes for {frames} frames"
+                    )
+                ahead = offset - view.contiguous
+                if view.length is None and ahead > MAX_AHEAD_SECONDS * view.info.samplerate:
+                    # Senders send in order from what we hold; this far ahead is no take, it
+                    # is a remote trying to make us write a huge sparse file.
+                    raise StoreError(
+                        f"chunk of take {take_id[:8]} starts {ahead} frames past what we hold"
                     )
                 end = offset + frames
                 if end > remote.holdings.get(take_id, 0):
