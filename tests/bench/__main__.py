@@ -21,11 +21,14 @@ from tests.bench import report
 from tests.bench.common import REPO
 from tests.bench.context import Context
 
-SECTIONS = ("scale", "cost", "completion", "backfill", "signaling", "audio")
+SECTIONS = {  # --only NAME -> module of tests.bench
+    "scale": "scale", "cost": "cost", "completion": "completion", "backfill": "backfill",
+    "signaling": "signaling_load", "audio": "audio",
+}
 
 
 def section(name: str) -> Callable[[Context], None]:
-    module = __import__(f"tests.bench.{name}", fromlist=["run"])
+    module = __import__(f"tests.bench.{SECTIONS[name]}", fromlist=["run"])
     run: Callable[[Context], None] = module.run
     return run
 

@@ -90,7 +90,7 @@ async def offer(args: argparse.Namespace) -> dict[str, Any]:
         result["send_cpu_s"] = time.process_time() - cpu0
         result["send_wall_s"] = time.monotonic() - t1
     channel.send(message(DONE, 16))
-    await asyncio.sleep(0.2)  # the receiver prints and exits on DONE
+    await asyncio.wait_for(pongs.get(), 60)  # the receiver acknowledges DONE
     await pc.close()
     return result
 
@@ -129,6 +129,7 @@ async def answer(args: argparse.Namespace) -> dict[str, Any]:
             elif kind == PING:
                 channel.send(HEADER.pack(stamp, PONG))
             elif kind == DONE:
+                channel.send(HEADER.pack(stamp, PONG))
                 done.set()
 
     offered = await read_line()
@@ -138,6 +139,7 @@ async def answer(args: argparse.Namespace) -> dict[str, Any]:
     answer_ns = time.monotonic_ns() - t0
     emit({"sdp": pc.localDescription.sdp, "type": "answer", "answer_ns": answer_ns})
     await asyncio.wait_for(done.wait(), args.seconds + 120)
+    await asyncio.sleep(0.1)  # let the acknowledgement leave before closing
     await pc.close()
     wall = marks.get("t1", 0.0) - marks.get("t0", 0.0)
     cpu = marks.get("cpu1", 0.0) - marks.get("cpu0", 0.0)
