@@ -6,7 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+import soundfile
 
 from tests.browser.chromium import Chromium, Page
 from tests.support.peers import PeerProcess, assert_quiet, exported_takes, until
@@ -92,6 +94,9 @@ def test_the_page_records_the_fake_microphone_and_every_cli_peer_stores_it(
         assert stored["sha256"] == sha256
         assert stored["frames"] == take["length"]
         assert_quiet(peer)
+    # The fake microphone beeps: the take holds sound, not just well-hashed silence.
+    pcm, rate = soundfile.read(stored["path"], dtype="int16")
+    assert rate == take["sampleRate"] and np.abs(pcm.astype(np.int32)).max() > 1000
 
 
 def page_take(state: dict[str, Any], take_id: str) -> dict[str, Any]:

@@ -55,17 +55,22 @@ export class Audio {
     return buffer;
   }
 
-  /** Schedule a remote take's newly arrived frames right after those already scheduled. */
+  /** Schedule a remote take's newly arrived frames right after those already scheduled.
+   * Frames that arrive while sound is off or live play is disabled are skipped, not queued:
+   * enabling sound later must not play a backlog in one burst. */
   playArrived(take) {
-    if (!this.liveEnabled || !this.running) return;
-    const ctx = this.context;
     let state = this.live.get(take.info.takeId);
     if (!state) {
-      state = { next: 0, frames: take.contiguous }; // join late: play from what arrives next
+      state = { next: 0, frames: take.contiguous, played: 0 }; // joined late: from what arrives next
       this.live.set(take.info.takeId, state);
       return;
     }
     if (take.contiguous <= state.frames) return;
+    if (!this.liveEnabled || !this.running) {
+      state.frames = take.contiguous;
+      return;
+    }
+    const ctx = this.context;
     const buffer = this._buffer(take, state.frames, take.contiguous);
     const source = ctx.createBufferSource();
     source.buffer = buffer;
@@ -73,17 +78,18 @@ export class Audio {
     const at = Math.max(state.next, ctx.currentTime + LIVE_LEAD);
     source.start(at);
     state.next = at + buffer.duration;
+    state.played += take.contiguous - state.frames;
     state.frames = take.contiguous;
   }
 
   /** Frames of a take scheduled for live play so far. */
   liveFrames(takeId) {
-    return this.live.get(takeId)?.frames ?? 0;
+    return this.live.get(takeId)?.played ?? 0;
   }
 
   /** Start watching a take for live play from its first frame. */
   follow(take) {
-    if (!this.live.has(take.info.takeId)) this.live.set(take.info.takeId, { next: 0, frames: 0 });
+    if (!this.live.has(take.info.takeId)) this.live.set(take.info.takeId, { next: 0, frames: 0, played: 0 });
   }
 
   /** Play everything held of a take from its first frame; returns the source node. */
