@@ -7,11 +7,11 @@ STAMP := $(VENV)/.installed-stamp
 # Debian packages the tests need: PortAudio, a JACK server with the dummy driver, and
 # Chromium for the browser tests (driven by playwright-core, never a downloaded browser).
 APT_PACKAGES := libportaudio2 jackd2 chromium
-JS_DIRS := tests/js tests/browser
+JS_DIRS := tests/js tests/browser tests/bench/node
 WEB := signaling/web
 WEB_SOURCES := $(wildcard $(WEB)/src/*) $(WEB)/build.mjs $(WEB)/package.json
 
-.PHONY: help install system-deps js-deps web test check lint typecheck serve demo bench clean
+.PHONY: help install system-deps js-deps bench-deps web test check lint typecheck serve demo bench clean
 
 help:
 	@echo "make demo   - start a signaling server and three peers; one records, all hold it bit-exact"
@@ -79,8 +79,19 @@ serve: install
 demo: install
 	$(BIN)/vamp demo
 
-bench: install system-deps js-deps
-	tests/isolated $(BIN)/python -m tests.bench
+# Tools only the benchmarks use (make test needs neither): Debian's jacktrip, a baseline,
+# and py-spy, which profiles the peers. Without them the bench says what it could not measure.
+bench-deps: install
+	@dpkg-query -W -f='$${Status}' jacktrip 2>/dev/null | grep -q "install ok installed" || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian package: jacktrip"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends jacktrip >/dev/null \
+	      || echo "could not install jacktrip: its figures will be missing" >&2; \
+	  else echo "jacktrip is missing (sudo apt-get install jacktrip): its figures will be missing" >&2; fi; }
+	@[ -x $(BIN)/py-spy ] || $(BIN)/pip install --quiet py-spy || echo "could not install py-spy: no profiles" >&2
+
+bench: install system-deps js-deps bench-deps
+	tests/isolated $(BIN)/python -m tests.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts
