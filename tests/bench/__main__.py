@@ -42,8 +42,17 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, default=None,
                         help="where to write benchmarks.{json,md}")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--render", action="store_true",
+                        help="only redraw benchmarks.md from the benchmarks.json in --out")
     args = parser.parse_args(argv)
     out = args.out or (REPO / ("test-artifacts/bench" if args.quick or args.only else "docs"))
+    here = Path(__file__).parent
+    if args.render:
+        ctx, data = report.load(out / "benchmarks.json")
+        report.write(ctx, out, data["machine"], data["elapsed_s"], data["command"].split()[3:],
+                     here / "template.md", here / "findings.md")
+        print(report.table_text(ctx.figures))
+        return 0
     workdir = Path(tempfile.mkdtemp(prefix="vamp-bench-"))
     ctx = Context(workdir, args.quick)
     info = report.machine()
@@ -61,7 +70,7 @@ def main(argv: list[str]) -> int:
         print(f"   {name}: {time.monotonic() - t0:.0f} s", flush=True)
     elapsed = time.monotonic() - started
     print(report.table_text(ctx.figures))
-    report.write(ctx, out, info, elapsed, argv, Path(__file__).with_name("template.md"))
+    report.write(ctx, out, info, elapsed, argv, here / "template.md", here / "findings.md")
     print(f"wrote {out / 'benchmarks.md'} and benchmarks.json in {elapsed:.0f} s")
     if args.keep:
         print(f"work directory kept: {workdir}")

@@ -104,12 +104,14 @@ def machine() -> dict[str, Any]:
 
 
 def write(ctx: Context, out_dir: Path, info: dict[str, Any], elapsed: float,
-          argv: list[str], template: Path) -> None:
+          argv: list[str], template: Path, findings: Path) -> None:
+    """benchmarks.json and benchmarks.md (``template`` filled in; ``findings`` is the
+    hand-written reading of the last full run, kept beside the template)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     data = {
         "machine": info,
         "elapsed_s": elapsed,
-        "command": "python -m tests.bench " + " ".join(argv),
+        "command": "python -m tests.bench " + " ".join(argv) if argv else "python -m tests.bench",
         "quick": ctx.quick,
         "figures": [f.as_dict() for f in ctx.figures],
         "notes": ctx.notes,
@@ -125,5 +127,18 @@ def write(ctx: Context, out_dir: Path, info: dict[str, Any], elapsed: float,
             f"{x:.2f}" for x in info["load_average_at_start"]),
         elapsed=f"{elapsed:.0f}", command=data["command"], table=table_markdown(ctx.figures),
         notes=notes, profiles=profiles or "(no profile taken in this run)",
+        findings=findings.read_text().strip() if findings.exists() else "(none written)",
     )
     (out_dir / "benchmarks.md").write_text(text)
+
+
+def load(path: Path) -> tuple[Context, dict[str, Any]]:
+    """A context holding the figures of a benchmarks.json (for ``--render``)."""
+    data = json.loads(path.read_text())
+    ctx = Context(path.parent, bool(data.get("quick")))
+    for f in data["figures"]:
+        f.pop("ratio", None)
+        ctx.figures.append(Figure(**f))
+    ctx.notes.update(data.get("notes", {}))
+    ctx.profiles.update(data.get("profiles", {}))
+    return ctx, data

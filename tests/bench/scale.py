@@ -15,6 +15,7 @@ import numpy as np
 from tests.bench.common import Figure, ms, stats
 from tests.bench.context import Context
 from tests.bench.mesh import Peer, formation_seconds, stop_all, wait_formed
+from tests.bench.profile import profile
 from tests.bench.traces import Trace, capture_lag_ns, chunk_latencies
 from tests.support.signal_server import running_signal_server
 
@@ -77,6 +78,9 @@ def run_one(ctx: Context, n: int, seconds: float) -> dict[str, object]:
             time.sleep(seconds)  # the measurement window: everyone records meanwhile
             cpu1 = [p.cpu() for p in peers]
             t_to = time.monotonic_ns()
+            if n == 8 and not ctx.quick:  # after the window: py-spy takes CPU of its own
+                ctx.profiles["one of 8 peers all recording (py-spy)"] = profile(
+                    peers[0].pid, 3.0, work / "p0.pyspy")
         finally:
             stop_all(peers)
     traces = [p.trace() for p in peers]
