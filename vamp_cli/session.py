@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from vamp_cli import trace
-from vamp_cli.audio.capture import InputSpec, record_take
+from vamp_cli.audio.capture import InputSpec, check_input, record_take
+from vamp_cli.audio.devices import find_device
 from vamp_cli.core.store import Store, StoreError, TakeStatus, TakeView
 from vamp_cli.core.sync import (
     MeshSync,
@@ -63,6 +64,7 @@ class SessionOptions:
     ice_servers: list[dict[str, Any]] | None = None
     ice_hosts: tuple[str, ...] = ()
     leave_after: float | None = None
+    connect_timeout: float = 10.0
 
 
 @dataclass
@@ -162,6 +164,7 @@ class Session:
     async def _run(self, body: Callable[[], Coroutine[Any, Any, T]]) -> T:
         opts = self.options
         restrict_host_addresses(opts.ice_hosts)
+        await asyncio.to_thread(self._check_audio)
         try:
             self.store = await asyncio.to_thread(Store, opts.store_dir)
         except StoreError as exc:
@@ -174,6 +177,7 @@ class Session:
             self.mesh = Mesh(
                 self.sync,
                 signaling,
+                connect_timeout=opts.connect_timeout,
                 ice_servers=opts.ice_servers,
                 on_event=self._mesh_event,
                 on_sync_events=self._drain_sync_events,
@@ -210,6 +214,14 @@ class Session:
             self.stop.set()
             await mesh
         return result
+
+    def _check_audio(self) -> None:
+        """Fail before joining, not after, when the input or output cannot work."""
+        opts = self.options
+        if opts.input.kind != "none":
+            check_input(opts.input, self._new_take(0))
+        if opts.output is not None and opts.monitor != "off" and opts.output.kind == "device":
+            find_device(opts.output.device, "output")
 
     async def mesh_ready(self) -> None:
         assert self.mesh is not None
@@ -440,6 +452,7 @@ def session_options(
     channels: int,
     fmt: SampleFormat,
     leave_after: float | None = None,
+    connect_timeout: float = 10.0,
     at: float = 0.0,
 ) -> SessionOptions:
     """The command line's values as SessionOptions; VampError for a bad one."""
@@ -469,4 +482,5 @@ def session_options(
         ice_servers=[parse_ice_server(u) for u in ice_servers] if ice_servers else None,
         ice_hosts=ice_hosts,
         leave_after=leave_after,
+        connect_timeout=connect_timeout,
     )

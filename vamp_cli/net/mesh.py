@@ -57,6 +57,7 @@ class Mesh:
         sync: MeshSync,
         signaling: SignalingClient,
         *,
+        connect_timeout: float = 10.0,
         ice_servers: list[dict[str, Any]] | None,
         on_event: Callable[[MeshEvent], None],
         on_sync_events: Callable[[], None],
@@ -64,6 +65,7 @@ class Mesh:
         self.sync = sync
         self.signaling = signaling
         self.session = uuid.uuid4().hex
+        self._connect_timeout = connect_timeout
         self._cli_ice = ice_servers  # --ice-server wins over what the server offers
         self._server_ice: list[dict[str, Any]] = []
         self._on_event = on_event
@@ -79,8 +81,8 @@ class Mesh:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Join, keep the mesh until ``stop`` is set, then leave gracefully."""
-        await self.signaling.connect()
         try:
+            await self.signaling.connect(self._connect_timeout)
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
                 events = tg.create_task(self._signaling_loop())
@@ -91,6 +93,7 @@ class Mesh:
                 reconnect.cancel()
         finally:
             self._unsubscribe()
+            await self.signaling.close()
 
     def open_links(self) -> list[PeerLink]:
         return [link for link in self.links.values() if link.is_open and link.remote_name]

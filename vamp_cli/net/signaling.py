@@ -77,6 +77,7 @@ class SignalingClient:
         self._joined = False
         self._leaving = False
         self._fatal: VampError | None = None
+        self._refusal: str | None = None
         # Our own SIGINT handling does the graceful leave; socketio's would cancel everything.
         self._lost = asyncio.Event()
         # We reconnect ourselves (stay_connected): socketio's own reconnection gives up when
@@ -141,6 +142,13 @@ class SignalingClient:
             )
             self._put(ServerRefused("room-full", str(self._fatal), ClientEvent.JOIN_VAMP))
 
+        async def connect_error(data: Any = None) -> None:
+            # The server's own reason for refusing the connection (a bad or missing token)
+            # comes as {message}; a transport failure comes as a bare string.
+            message = data.get("message") if isinstance(data, dict) else None
+            if isinstance(message, str) and message:
+                self._refusal = message
+
         async def vamp_error(payload: Any) -> None:
             if not isinstance(payload, dict):
                 return
@@ -151,6 +159,7 @@ class SignalingClient:
 
         handlers: dict[str, Callable[..., Awaitable[None]]] = {
             "connect": connect,
+            "connect_error": connect_error,
             "disconnect": disconnect,
             ServerEvent.ALL_USERS: all_users,
             ServerEvent.USER_JOINED: user_joined,
@@ -176,6 +185,7 @@ class SignalingClient:
         deadline = None if timeout is None else loop.time() + timeout
         delay = 0.2
         while not self._leaving:
+            self._refusal = None
             try:
                 if self._sio.eio.state != "disconnected":
                     # The last connection is still being torn down; connecting now would fail.
@@ -185,7 +195,7 @@ class SignalingClient:
                 )
                 return
             except socketio.exceptions.ConnectionError as exc:
-                reason = _refusal_reason(exc)
+                reason = self._refusal or _refusal_reason(exc)
                 if reason:
                     await self._sio.disconnect()
                     raise VampError(
@@ -229,6 +239,14 @@ class SignalingClient:
             await self._sio.emit(event, payload)
         except socketio.exceptions.BadNamespaceError:
             log.debug("signaling server unreachable; %s not sent", event)
+
+    async def close(self) -> None:
+        """Drop the connection without ceremony (after ``leave``, or when giving up)."""
+        self._leaving = True
+        try:
+            await self._sio.disconnect()
+        except Exception as exc:  # closing must not fail the caller's own error path
+            log.debug("closing the signaling connection: %s", exc)
 
     async def leave(self) -> None:
         """Leave the vamp and disconnect, quietly, whatever state the connection is in."""
