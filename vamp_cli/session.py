@@ -329,6 +329,23 @@ class Session:
         if event.kind == "warning":
             log.warning("%s", event.text)
         self.reporter.emit(event.kind, event.text, **event.fields)
+        if event.kind == "peer-left":
+            self._report_cut_short(event.fields.get("name"))
+
+    def _report_cut_short(self, owner: Any) -> None:
+        """The takes a departed peer was still sending us stay, marked incomplete."""
+        for view in self._store.takes():
+            if view.info.owner != owner or view.complete:
+                continue
+            held = view.contiguous / view.info.samplerate
+            self.reporter.emit(
+                "take-incomplete",
+                f"{owner}'s take {view.info.short_id} is incomplete ({held:.1f} s held); it"
+                f" completes when {owner} or a peer holding it is back",
+                take_id=view.info.take_id,
+                owner=owner,
+                frames=view.contiguous,
+            )
 
     def _drain_sync_events(self) -> None:
         assert self.sync is not None

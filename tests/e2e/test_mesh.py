@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.peers import BAD_PEER, PeerProcess, assert_quiet, exported_takes, until
+from tests.support.peers import (
+    BAD_PEER,
+    PeerProcess,
+    assert_quiet,
+    exported_takes,
+    only_loopback,
+    until,
+)
 from tests.support.signal_server import SignalServer, running_signal_server
 
 
@@ -64,8 +71,10 @@ def test_four_peers_hold_the_recorded_take_bit_exact_and_a_late_fifth_gets_it(
 
 
 def test_sigint_is_a_quiet_leave(server: SignalServer, vamp: str, tmp_path: Path) -> None:
-    jeff = PeerProcess.join(server.url, vamp, "jeff", tmp_path)
-    ann = PeerProcess.join(server.url, vamp, "ann", tmp_path)
+    # In a loopback-only namespace these two peers get no --ice-host: they must find
+    # 127.0.0.1 on their own (aioice leaves loopback out unless told).
+    jeff = PeerProcess.join(server.url, vamp, "jeff", tmp_path, ice_host=not only_loopback())
+    ann = PeerProcess.join(server.url, vamp, "ann", tmp_path, ice_host=not only_loopback())
     try:
         jeff.wait_event("peer-joined", name="ann")
         ann.wait_event("peer-joined", name="jeff")
@@ -143,6 +152,7 @@ def test_sigkill_mid_take_keeps_the_partial_take_and_a_restart_converges(
         dan.wait()
         for p in (jeff, ann):
             p.wait_event("peer-left", name="dan")
+            p.wait_event("take-incomplete", take_id=take)
         # The others keep working: ann's take still streams to jeff.
         before = max(e["frames"] for e in jeff.find("take-progress", take_id=ann_take))
         until(

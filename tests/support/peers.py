@@ -73,23 +73,15 @@ class PeerProcess:
         *extra: str,
         input: str = "none",
         program: Sequence[str] = (str(VAMP),),
+        ice_host: bool = True,
     ) -> PeerProcess:
+        """``ice_host=False`` leaves ICE to find addresses itself: only for a host whose
+        only interface is loopback (see ``only_loopback``)."""
         store = root / f"store-{name}"
         args = [
-            "join",
-            vamp,
-            "--server",
-            server,
-            "--name",
-            name,
-            "--store",
-            str(store),
-            "--input",
-            input,
-            "--output",
-            "none",
-            "--json",
-            *LOOPBACK_ONLY,
+            *("join", vamp, "--server", server, "--name", name, "--store", str(store)),
+            *("--input", input, "--output", "none", "--json"),
+            *(LOOPBACK_ONLY if ice_host else ()),
             *extra,
         ]
         return cls(args, name=name, store=store, program=program)
@@ -232,6 +224,13 @@ class PeerProcess:
         for thread in self._threads:
             thread.join(5)
         return self.process.returncode
+
+
+def only_loopback() -> bool:
+    """Whether this process sees no network interface but loopback (tests/isolated)."""
+    import socket
+
+    return [name for _, name in socket.if_nameindex()] == ["lo"]
 
 
 def exported_takes(store: Path, out_dir: Path) -> dict[str, dict[str, Any]]:
