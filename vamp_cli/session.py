@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from vamp_cli import trace
 from vamp_cli.audio.capture import InputSpec, check_input, record_take
 from vamp_cli.audio.devices import find_device
+from vamp_cli.audio.recording import new_take
 from vamp_cli.core.store import Store, StoreError, TakeStatus, TakeView
 from vamp_cli.core.sync import (
     MeshSync,
@@ -29,7 +30,7 @@ from vamp_cli.core.sync import (
     TakeConfirmed,
     TakeCorrupt,
 )
-from vamp_cli.core.take import SampleFormat, TakeInfo, new_take_id
+from vamp_cli.core.take import SampleFormat, TakeInfo
 from vamp_cli.errors import VampError
 from vamp_cli.net.ice import restrict_host_addresses
 from vamp_cli.net.mesh import Mesh, MeshEvent
@@ -120,12 +121,10 @@ class Session:
         """Record one timed take while streaming it, writing ``plan.out`` as frames land; wait
         for every peer present to confirm it (or the timeout), then leave. Returns the final
         JSON object: the local record's plus ``peers``."""
-        from vamp_cli.audio.recording import new_take, record_to_file
+        from vamp_cli.audio.recording import record_to_file
 
         opts = self.options
-        info = new_take(
-            opts.name, at=plan.at, samplerate=opts.samplerate, channels=opts.channels, fmt=opts.fmt
-        )
+        info = self._new_take(plan.at)
 
         async def body() -> dict[str, Any]:
             await self.mesh_ready()
@@ -288,13 +287,12 @@ class Session:
 
     def _new_take(self, at_seconds: float) -> TakeInfo:
         opts = self.options
-        return TakeInfo(
-            new_take_id(),
+        return new_take(
             opts.name,
-            round(at_seconds * opts.samplerate),
-            opts.samplerate,
-            opts.channels,
-            opts.fmt,
+            at=at_seconds,
+            samplerate=opts.samplerate,
+            channels=opts.channels,
+            fmt=opts.fmt,
         )
 
     def _seal_own_unfinished(self) -> None:
