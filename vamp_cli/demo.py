@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import signal
 import sys
@@ -106,6 +107,11 @@ async def _export(store: Path, out: Path) -> dict[str, dict[str, Any]]:
 async def run_demo(duration: float = 3.0, console: Console | None = None) -> bool:
     """Run the demo; True when every peer holds the take bit-exact."""
     console = console or Console()
+    # The embedded server's routine warnings (a peer gone while a message to it was queued)
+    # would interleave with the table; only errors are worth showing here.
+    logging.basicConfig(format="vamp demo: %(levelname)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="vamp-demo-") as tmp:
         root = Path(tmp)
         async with SignalingServer(ServerConfig(port=0, log_level="warning")) as server:
