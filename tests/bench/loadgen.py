@@ -32,6 +32,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         stamp = payload["signal"]["t"]
         if window["t0"] <= stamp < window["t1"]:
             received["n"] += 1
+            received["last_ns"] = now
             latencies.append((now - stamp) / 1e6)
 
     def on_all_users(_ids: Any) -> None:
@@ -73,10 +74,17 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     window["t0"] = time.monotonic_ns()
     window["t1"] = window["t0"] + int(args.seconds * 1e9)
     sent = await asyncio.gather(*(sender(i, c) for i, c in enumerate(clients)))
-    await asyncio.sleep(args.drain)  # signals still in flight are counted if they arrive
+    # Signals still in flight count when they arrive: wait until none came for --drain s.
+    deadline = time.monotonic() + 60
+    seen = -1
+    while received["n"] != seen and time.monotonic() < deadline:
+        seen = received["n"]
+        await asyncio.sleep(args.drain)
     for sio in clients:
         await sio.disconnect()
-    return {"sent": sum(sent), "received": received["n"], "seconds": args.seconds,
+    # Throughput: what was relayed over the time it really took (first send to last arrival).
+    spent = (received.get("last_ns", window["t1"]) - window["t0"]) / 1e9
+    return {"sent": sum(sent), "received": received["n"], "seconds": max(spent, args.seconds),
             "latency_ms": latencies}
 
 
