@@ -167,7 +167,7 @@ def record(vamp: str | None, duration: float, out: Path, at: float, confirm_time
         result = record_locally(
             options["store_dir"], out, options["input_spec"], duration=duration, at=at,
             owner=options["name"] or default_name(), samplerate=options["samplerate"],
-            channels=options["channels"], fmt=options["fmt"],
+            channels=options["channels"], fmt=options["fmt"], blocksize=options["blocksize"],
         )
         if as_json:
             click.echo(json.dumps(result.as_dict()))
@@ -199,7 +199,7 @@ def record(vamp: str | None, duration: float, out: Path, at: float, confirm_time
 @json_option
 def play(store_dir: Path, output_spec: OutputSpec, mode: str, play_from: float,
          duration: float | None, jitter_ms: float, samplerate: int, channels: int,
-         fmt: SampleFormat, as_json: bool) -> None:
+         fmt: SampleFormat, blocksize: int, as_json: bool) -> None:
     """Play the store's takes (listen back)."""
     from vamp_cli.audio.playback import play_store
     from vamp_cli.config import open_store
@@ -209,6 +209,7 @@ def play(store_dir: Path, output_spec: OutputSpec, mode: str, play_from: float,
         stats = asyncio.run(play_store(
             store, output_spec, mode=mode, play_from=play_from, duration=duration,
             samplerate=samplerate, channels=channels, fmt=fmt, jitter_ms=jitter_ms,
+            blocksize=blocksize,
         ))
     finally:
         store.close()

@@ -103,9 +103,18 @@ def dtype_option(f: F) -> F:
     )(f)
 
 
+def blocksize_option(f: F) -> F:
+    return click.option(
+        "--blocksize", type=click.IntRange(16, 8192), default=256, show_default=True,
+        metavar="FRAMES",
+        help="Frames per audio callback: lower is less latency and more CPU. Match your "
+        "device's period (e.g. JACK's -p) for the least latency.",
+    )(f)
+
+
 def audio_format_options(f: F) -> F:
-    """``--samplerate``, ``--channels`` and ``--dtype`` together."""
-    return samplerate_option(channels_option(dtype_option(f)))
+    """``--samplerate``, ``--channels``, ``--dtype`` and ``--blocksize`` together."""
+    return samplerate_option(channels_option(dtype_option(blocksize_option(f))))
 
 
 def store_option(f: F) -> F:

@@ -252,6 +252,7 @@ class Session:
             play_from=round(opts.play_from * opts.samplerate),
             jitter_ms=opts.jitter_ms,
             exclude_owner=opts.name,
+            blocksize=opts.blocksize,
         ):
             await self.stop.wait()
 
@@ -466,6 +467,7 @@ def session_options(
     samplerate: int,
     channels: int,
     fmt: SampleFormat,
+    blocksize: int = 256,
     leave_after: float | None = None,
     connect_timeout: float = 10.0,
     at: float = 0.0,
@@ -494,6 +496,7 @@ def session_options(
         samplerate=samplerate,
         channels=channels,
         fmt=fmt,
+        blocksize=blocksize,
         ice_servers=[parse_ice_server(u) for u in ice_servers] if ice_servers else None,
         ice_hosts=ice_hosts,
         leave_after=leave_after,

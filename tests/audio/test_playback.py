@@ -114,3 +114,30 @@ async def test_live_mode_plays_arrivals_after_the_jitter_buffer_and_not_my_own(
     assert np.count_nonzero(mix) == RATE // 200
     assert set(np.unique(mix)) == {0, 300}  # neither the old take nor my own take played
     assert player.stats().skipped_takes == ()
+
+
+def test_live_mode_jumps_to_the_newest_frames_when_a_take_arrives_far_ahead(
+    tmp_path: Path,
+) -> None:
+    """Joining mid-take, the first chunk is seen before the catch-up burst: the jam must
+    stay live, not play the take from its start, seconds behind (pure: no device)."""
+    from vamp_cli.audio.playback import PlayMode, _Mixer
+
+    store = Store(tmp_path / "store")
+    info = TakeInfo(new_take_id(), "jeff", 0, RATE, 1, SampleFormat.INT16)
+    store.start_take(info)
+    ramp = (np.arange(2 * RATE) % 30000).astype("<i2")
+    store.append(info.take_id, 0, ramp[:256].tobytes())
+    jitter = RATE // 50
+    mixer = _Mixer(store, PlayMode.LIVE, RATE, 1, SampleFormat.INT16, jitter, None)
+    mixer.render(0, 256, 0)  # first sight: frame 0 is scheduled a jitter buffer from now
+    store.append(info.take_id, 256, ramp[256 : RATE + 256].tobytes())  # the catch-up burst
+    block = mixer.render(256, 256, 256)
+    newest = RATE + 256
+    # What plays now is the newest frame less the jitter buffer, not frame 0.
+    assert block[0, 0] == ramp[newest - jitter]
+    # In time, frames arriving at the pace they are played do not move the schedule again.
+    store.append(info.take_id, newest, ramp[newest : newest + 256].tobytes())
+    nxt = mixer.render(512, 256, 512)
+    assert nxt[0, 0] == ramp[newest - jitter + 256]
+    store.close()

@@ -83,11 +83,13 @@ def vamp_path(ctx: Context, jack: JackServer, period: int, seconds: float) -> li
     peers: list[Peer] = []
     with running_signal_server() as server:
         try:
+            # Audio callbacks as large as JACK's period: a larger block only adds buffering.
+            block = ("--blocksize", str(period))
             b = Peer(work, "b", "audio", server.url, output="system", monitor="live",
-                     env=jack.client_env("peer-b"))
+                     env=jack.client_env("peer-b"), extra=block)
             peers.append(b)
             a = Peer(work, "a", "audio", server.url, input="system",
-                     env=jack.client_env("peer-a"))
+                     env=jack.client_env("peer-a"), extra=block)
             peers.append(a)
             wait_formed(peers)
             jack.wait_for_port("peer-a:in_0")

@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 
 OutputKind = Literal["device", "file", "none"]
 LOOKAHEAD_BLOCKS = 2  # blocks rendered ahead of the callback: enough to ride out loop jitter
+LIVE_SLACK = 1024
+"""Frames a live take may run ahead of its schedule (beyond twice the jitter buffer) before
+playback jumps forward to its newest frames."""
 
 
 class PlayMode(StrEnum):
@@ -192,6 +195,12 @@ class _Mixer:
             # so the jam stays live.
             behind = view.contiguous if view.contiguous > self.jitter else 0
             offset = max(audible + self.jitter, render_pos) - behind
+            self.live_offsets[info.take_id] = offset
+        elif view.contiguous - (audible - offset) > 2 * self.jitter + LIVE_SLACK:
+            # Far more is waiting than the jitter buffer holds: the take was first seen while
+            # it was still being caught up (we joined mid-take), or its sender's clock runs
+            # fast of ours. A jam stays live: jump to the newest frames.
+            offset = max(audible + self.jitter, render_pos) - view.contiguous
             self.live_offsets[info.take_id] = offset
         return offset
 
@@ -458,6 +467,7 @@ async def play_store(
     channels: int = 1,
     fmt: SampleFormat = SampleFormat.INT16,
     jitter_ms: float = 20.0,
+    blocksize: int = 256,
 ) -> PlaybackStats:
     """``vamp play``: play ``store`` for ``duration`` seconds, or in timeline mode until the
     playhead passes the end of every take (live mode without a duration runs until
@@ -469,7 +479,7 @@ async def play_store(
     start = round(play_from * samplerate)
     async with Player(
         store, output, mode=mode, samplerate=samplerate, channels=channels, fmt=fmt,
-        play_from=start, jitter_ms=jitter_ms,
+        play_from=start, jitter_ms=jitter_ms, blocksize=blocksize,
     ) as player:
         if duration is not None:
             await player.wait_until(player.position + round(duration * samplerate))

@@ -218,13 +218,16 @@ def record_locally(
     samplerate: int,
     channels: int,
     fmt: SampleFormat,
+    blocksize: int = 256,
 ) -> RecordResult:
     """``vamp record`` without a vamp: one timed take into the store at ``store_dir`` and
     into ``out``."""
     info = new_take(owner, at=at, samplerate=samplerate, channels=channels, fmt=fmt)
     store = open_store(store_dir)
     try:
-        return asyncio.run(record_to_file(store, info, source, out, duration=duration))
+        return asyncio.run(
+            record_to_file(store, info, source, out, duration=duration, blocksize=blocksize)
+        )
     finally:
         store.close()
 
