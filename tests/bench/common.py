@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.support.signal_server import wait_until
+
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 VAMP = str(Path(sys.executable).with_name("vamp"))
@@ -76,19 +78,6 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return float("nan")
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def wait_until(condition: Callable[[], Any], timeout: float, what: str,
-               interval: float = 0.02) -> Any:
-    """Poll ``condition`` until truthy; TimeoutError naming ``what`` after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(interval)
 
 
 class Child:
