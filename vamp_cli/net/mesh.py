@@ -299,8 +299,8 @@ class Mesh:
         if isinstance(message, wire.Bye):
             self._report_left(link, "left")
 
-    def outgoing(self, link: PeerLink) -> list[wire.Message]:
-        return self.sync.outgoing(link)
+    def outgoing(self, link: PeerLink, max_messages: int) -> list[wire.Message]:
+        return self.sync.outgoing(link, max_messages)
 
     def _misbehaved(self, link: PeerLink, reason: str) -> None:
         now = asyncio.get_running_loop().time()

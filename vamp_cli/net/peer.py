@@ -1,8 +1,9 @@
 """One remote peer: its RTCPeerConnection, its data channel, and the peer task feeding it.
 
 The peer task reads what the sync state machine says this remote lacks and writes it to the
-channel, never letting more than ``HIGH_WATER`` bytes queue: a slow or stalled peer only
-stalls its own task, and it catches up from the store when it drains.
+channel, one batch of at most ``BATCH_MESSAGES`` messages at a time, and only when the
+channel's queue is empty: a slow or stalled peer only stalls its own task, nothing piles up
+in memory, and it catches up from the store when it drains.
 """
 
 from __future__ import annotations
@@ -19,9 +20,8 @@ from vamp_cli.core import wire
 
 log = logging.getLogger("vamp.peer")
 
-HIGH_WATER = 1 << 20
-"""Bytes queued in the channel above which the peer task waits for it to drain."""
-LOW_WATER = 256 << 10
+BATCH_MESSAGES = 16
+"""Messages handed to the channel at once: at most 16 x 16 KiB queued per remote."""
 CHANNEL_LABEL = "vamp"
 CONNECT_TIMEOUT = 20.0
 DRAIN_TIMEOUT = 2.0
@@ -33,7 +33,7 @@ class LinkOwner(Protocol):
     async def send_signal(self, link: PeerLink, signal: dict[str, Any]) -> None: ...
     def link_opened(self, link: PeerLink) -> None: ...
     def link_message(self, link: PeerLink, data: bytes | str) -> None: ...
-    def outgoing(self, link: PeerLink) -> list[wire.Message]: ...
+    def outgoing(self, link: PeerLink, max_messages: int) -> list[wire.Message]: ...
 
 
 class PeerLink:
@@ -166,7 +166,7 @@ class PeerLink:
             log.debug("peer %s opened an extra channel %r; ignoring it", self.sid, channel.label)
             return
         self.channel = channel
-        channel.bufferedAmountLowThreshold = LOW_WATER
+        channel.bufferedAmountLowThreshold = 0  # "bufferedamountlow" = the queue is empty
         channel.on("open", self._channel_opened)
         channel.on("close", self._channel_closed)
         channel.on("message", lambda data: self.owner.link_message(self, data))
@@ -185,11 +185,22 @@ class PeerLink:
         self.wake.set()
 
     async def _pump(self) -> None:
-        """The peer task: send what this remote lacks, as soon as the store has it."""
+        """The peer task: send what this remote lacks, as soon as the store has it.
+
+        It pulls from the store only when the channel's own queue is empty. On an idle link
+        that is at once, so every block goes out as it is captured. When SCTP is waiting for
+        acknowledgements, aiortc holds our messages back anyway; meanwhile the frames stay
+        in the store and leave as one larger chunk when the queue empties. Fewer, larger
+        messages are what relieves a loaded link: aiortc's cost is per SCTP chunk.
+        """
         channel = self.channel
         assert channel is not None
         while not self.closed.is_set():
-            messages = self.owner.outgoing(self)
+            if channel.bufferedAmount > 0:
+                self._drained.clear()
+                await _first(self._drained.wait(), self.closed.wait())
+                continue
+            messages = self.owner.outgoing(self, BATCH_MESSAGES)
             if not messages:
                 self.wake.clear()
                 await self.wake.wait()
@@ -201,16 +212,12 @@ class PeerLink:
                 log.debug("send to %s failed: %s", self, exc)
                 self.closed.set()
                 return
-            if channel.bufferedAmount > HIGH_WATER:
-                self._drained.clear()
-                await _first(self._drained.wait(), self.closed.wait())
 
     async def _flushed(self) -> None:
         """Return once everything queued on the channel was handed to the transport."""
         channel = self.channel
         if channel is None or channel.bufferedAmount == 0:
             return
-        channel.bufferedAmountLowThreshold = 0
         self._drained.clear()
         await _first(self._drained.wait(), self.closed.wait())
 
