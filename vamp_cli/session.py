@@ -25,6 +25,7 @@ from vamp_cli.core.sync import (
     MeshSync,
     PeerGreeted,
     PeerMisbehaved,
+    StoreFailed,
     TakeAnnounced,
     TakeCompleted,
     TakeConfirmed,
@@ -387,6 +388,9 @@ class Session:
                         name=name,
                         take_id=take_id,
                     )
+                case StoreFailed(reason):
+                    log.error("%s", reason)
+                    self.reporter.emit("store-error", reason)
                 case PeerMisbehaved(_, name, reason):
                     log.warning("refused data from %s: %s", name or "a peer", reason)
                     self.reporter.emit(

@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 
 from vamp_cli.core import wire
 from vamp_cli.core.store import Store, TakeStatus
-from vamp_cli.core.sync import MeshSync, PeerMisbehaved, TakeCompleted, TakeConfirmed
+from vamp_cli.core.sync import (
+    MeshSync,
+    PeerMisbehaved,
+    StoreFailed,
+    TakeCompleted,
+    TakeConfirmed,
+)
 from vamp_cli.core.take import SampleFormat, TakeInfo, new_take_id
 
 
@@ -225,3 +231,28 @@ def test_any_pacing_converges_bit_exact(
     net.run(batch=batch)
     assert jeff.store.get(info.take_id).complete  # type: ignore[union-attr]
     assert held(jeff, info.take_id) == held(dan, info.take_id)
+
+
+def test_a_full_disk_here_is_not_blamed_on_the_sender(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import os
+
+    net = Net(tmp_path)
+    dan, jeff = net.add("dan"), net.add("jeff")
+    net.connect("dan", "jeff")
+    net.run()
+    take = record(dan, [pcm(100)], seal=False)
+    net.run()
+    jeff.events()
+
+    def full(fd: int, data: bytes, position: int) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "pwrite", full)
+    jeff.receive("dan", wire.Chunk(take, 100, 10, pcm(10)))
+    events = jeff.events()
+    assert [type(e) for e in events] == [StoreFailed]
+    assert "disk is full" in events[0].reason  # type: ignore[union-attr]
+    assert jeff.store.get(take).contiguous == 100  # type: ignore[union-attr]

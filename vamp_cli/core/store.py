@@ -35,6 +35,10 @@ class StoreError(Exception):
     """A request the store refuses (unknown take, misaligned PCM, bad offset...)."""
 
 
+class StoreDiskError(StoreError):
+    """The disk refused (full, read-only, permissions): not the data's fault."""
+
+
 class ConflictError(StoreError):
     """Frames or metadata that contradict what the store already holds."""
 
@@ -130,7 +134,7 @@ class Store:
         try:
             self._dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StoreError(_describe(exc, f"create the store directory {self._dir}")) from None
+            raise _disk_error(exc, f"create the store directory {self._dir}") from None
         if not self._dir.is_dir():
             raise StoreError(f"store path {self._dir} is not a directory; choose another --store")
         self._reload()
@@ -177,7 +181,7 @@ class Store:
         try:
             return self._read_held(take, offset, min(offset + frames, span_end))
         except OSError as exc:
-            raise StoreError(_describe(exc, f"read take {take.info.short_id}")) from None
+            raise _disk_error(exc, f"read take {take.info.short_id}") from None
 
     # -- changes --------------------------------------------------------------------------
 
@@ -200,7 +204,7 @@ class Store:
         try:
             file.write_meta(TakeMeta(info), sync=False)
         except OSError as exc:
-            raise StoreError(_describe(exc, f"start take {info.short_id}")) from None
+            raise _disk_error(exc, f"start take {info.short_id}") from None
         take = _Take(info, file, self._ring_frames(info), live=True)
         take.ring = self._new_ring(take)
         self._takes[info.take_id] = take
@@ -248,7 +252,7 @@ class Store:
             # The journal goes after the PCM: a range recorded is a range on disk.
             take.file.journal(new)
         except OSError as exc:
-            raise StoreError(_describe(exc, f"store frames of take {take.info.short_id}")) from None
+            raise _disk_error(exc, f"store frames of take {take.info.short_id}") from None
         take.dirty = True
         take.ranges.add(offset, end)
         self._to_ring(take, new, data, offset)
@@ -282,7 +286,7 @@ class Store:
             take.file.rewrite_journal(list(take.ranges), sync=True)
             take.file.sync()
         except OSError as exc:
-            raise StoreError(_describe(exc, f"end take {take.info.short_id}")) from None
+            raise _disk_error(exc, f"end take {take.info.short_id}") from None
         take.length, take.sha256 = length, bytes(sha256)
         take.dirty = False  # the journal was just compacted
         self._check_digest(take)
@@ -310,7 +314,7 @@ class Store:
             take.file.sync()
             take.file.write_meta(TakeMeta(take.info, length, digest), sync=True)
         except OSError as exc:
-            raise StoreError(_describe(exc, f"seal take {take.info.short_id}")) from None
+            raise _disk_error(exc, f"seal take {take.info.short_id}") from None
         take.ranges.truncate(length)
         take.length, take.sha256, take.digest_ok = length, digest, True
         take.dirty = False
@@ -344,7 +348,7 @@ class Store:
             finally:
                 take.file.close()
         if failure is not None:
-            raise StoreError(_describe(failure, f"close the store {self._dir}"))
+            raise _disk_error(failure, f"close the store {self._dir}")
 
     def __enter__(self) -> Store:
         return self
@@ -442,7 +446,7 @@ class Store:
         try:
             take.file.sync()
         except OSError as exc:
-            raise StoreError(_describe(exc, f"flush take {take.info.short_id}")) from None
+            raise _disk_error(exc, f"flush take {take.info.short_id}") from None
 
     def _notify(self, take_id: str) -> None:
         for callback in list(self._subscribers):
@@ -487,6 +491,10 @@ class Store:
         self._check_digest(take)
         file.close()  # reopened on first use: a store of many takes holds no idle descriptors
         return take
+
+
+def _disk_error(exc: OSError, what: str) -> StoreDiskError:
+    return StoreDiskError(_describe(exc, what))
 
 
 def _describe(exc: OSError, what: str) -> str:

@@ -22,7 +22,7 @@ import itertools
 from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
 
-from vamp_cli.core.store import Store, StoreError, TakeStatus, TakeView
+from vamp_cli.core.store import Store, StoreDiskError, StoreError, TakeStatus, TakeView
 from vamp_cli.core.take import TakeInfo
 from vamp_cli.core.wire import (
     MAX_HAVE_ENTRIES,
@@ -91,6 +91,13 @@ class TakeConfirmed:
 
 
 @dataclass(frozen=True, slots=True)
+class StoreFailed:
+    """Our own disk refused what a peer sent (full, read-only): the peer did nothing wrong."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class PeerMisbehaved:
     """A remote sent something we refused; the message was dropped, nothing else changed."""
 
@@ -107,6 +114,7 @@ Event = (
     | TakeCorrupt
     | TakeConfirmed
     | PeerMisbehaved
+    | StoreFailed
 )
 
 
@@ -193,6 +201,8 @@ class MeshSync:
             return
         try:
             self._receive(remote, message)
+        except StoreDiskError as exc:
+            self._events.append(StoreFailed(str(exc)))
         except (StoreError, ValueError) as exc:
             self._events.append(PeerMisbehaved(key, remote.name, str(exc)))
 
