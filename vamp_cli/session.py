@@ -99,12 +99,7 @@ class Session:
             if self.options.input.kind != "none":
                 await self.mesh_ready()
                 info = self._new_take(self.options.play_from)
-                self.reporter.emit(
-                    "recording",
-                    f"recording take {info.short_id} from {self.options.input.describe()}",
-                    take_id=info.take_id,
-                    start=info.start,
-                )
+                self._report_recording(info, "")
                 report = await record_take(
                     self._store,
                     info,
@@ -129,12 +124,7 @@ class Session:
 
         async def body() -> dict[str, Any]:
             await self.mesh_ready()
-            self.reporter.emit(
-                "recording",
-                f"recording take {info.short_id}: {plan.duration:g} s from {opts.input.describe()}",
-                take_id=info.take_id,
-                start=info.start,
-            )
+            self._report_recording(info, f": {plan.duration:g} s")
             result = await record_to_file(
                 self._store,
                 info,
@@ -314,6 +304,14 @@ class Session:
                     take_id=view.info.take_id,
                     frames=sealed.length,
                 )
+
+    def _report_recording(self, info: TakeInfo, length: str) -> None:
+        self.reporter.emit(
+            "recording",
+            f"recording take {info.short_id}{length} from {self.options.input.describe()}",
+            take_id=info.take_id,
+            start=info.start,
+        )
 
     def _report_recorded(self, view: TakeView) -> None:
         seconds = (view.length or 0) / view.info.samplerate
