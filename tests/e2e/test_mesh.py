@@ -218,3 +218,34 @@ def test_malformed_and_oversized_messages_are_refused_and_the_mesh_goes_on(
     finally:
         jeff.stop()
         mallory.stop()
+
+
+def test_a_stalled_peer_blocks_nobody_and_catches_up(
+    server: SignalServer, vamp: str, tmp_path: Path
+) -> None:
+    jeff = PeerProcess.join(server.url, vamp, "jeff", tmp_path)
+    ann = PeerProcess.join(server.url, vamp, "ann", tmp_path)
+    try:
+        jeff.wait_event("peer-joined", name="ann")
+        dan = PeerProcess.record(
+            server.url, vamp, "dan", tmp_path, "--confirm-timeout", "60", duration=3.0
+        )
+        take = ann.wait_event("take-started")["take_id"]
+        ann.wait_event("take-progress", take_id=take)
+        ann.signal(signal.SIGSTOP)  # ann's process freezes: it reads nothing, acks nothing
+        try:
+            jeff.wait_event("take-complete", take_id=take)  # the others go on without ann
+        finally:
+            ann.signal(signal.SIGCONT)
+        ann.wait_event("take-complete", take_id=take)
+        assert dan.wait(90) == 0, dan.describe()
+        final = dan.final()
+        assert final["peers"] == [
+            {"name": "ann", "confirmed": True},
+            {"name": "jeff", "confirmed": True},
+        ]
+        assert sha_of(ann, take, tmp_path) == sha_of(jeff, take, tmp_path) == final["sha256"]
+        assert_quiet(jeff, ann, dan)
+    finally:
+        jeff.stop()
+        ann.stop()
