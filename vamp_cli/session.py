@@ -43,6 +43,7 @@ T = TypeVar("T")
 
 MESH_FORM_TIMEOUT = 10.0
 PROGRESS_INTERVAL = 1.0
+REPAIR_INTERVAL = 3.0
 IN_FLIGHT_GRACE = 5.0
 """How long `record` stays for takes other peers are still sending when its own is done."""
 
@@ -189,6 +190,7 @@ class Session:
         async with asyncio.TaskGroup() as tg:
             mesh = tg.create_task(self.mesh.run(self.stop))
             tg.create_task(self._progress_loop())
+            tg.create_task(self._repair_loop())
             if self.options.monitor != "off" and self.options.output is not None:
                 tg.create_task(self._monitor())
             self.reporter.emit(
@@ -415,6 +417,17 @@ class Session:
                         owner=view.info.owner,
                         frames=view.contiguous,
                     )
+
+    async def _repair_loop(self) -> None:
+        """Every few seconds, ask again for takes that stopped moving although a peer can
+        send more (frames our disk refused, for one): what arrives is checked, never lost."""
+        assert self.sync is not None and self.mesh is not None
+        while not self.stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), REPAIR_INTERVAL)
+            for take_id in self.sync.repair():
+                log.info("asking again for take %s, which stopped arriving", take_id[:8])
+            self.mesh.wake_all()
 
 
 async def _unwrap(aw: Awaitable[T]) -> T:

@@ -256,3 +256,37 @@ def test_a_full_disk_here_is_not_blamed_on_the_sender(
     assert [type(e) for e in events] == [StoreFailed]
     assert "disk is full" in events[0].reason  # type: ignore[union-attr]
     assert jeff.store.get(take).contiguous == 100  # type: ignore[union-attr]
+
+
+def test_frames_the_disk_refused_are_fetched_again_by_repair(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import os
+
+    net = Net(tmp_path)
+    dan, jeff = net.add("dan"), net.add("jeff")
+    net.connect("dan", "jeff")
+    net.run()
+    take = record(dan, [pcm(100)], seal=False)
+    net.run()
+    real_pwrite = os.pwrite
+
+    def full(fd: int, data: bytes, position: int) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    dan.store.append(take, 100, pcm(50, 1))
+    monkeypatch.setattr(os, "pwrite", full)
+    net.run()  # only jeff writes while this runs: its disk refuses these frames
+    monkeypatch.setattr(os, "pwrite", real_pwrite)
+    dan.store.append(take, 150, pcm(50, 2))
+    dan.store.seal(take)
+    net.run()
+    view = jeff.store.get(take)
+    assert view is not None and not view.complete and view.contiguous == 100
+    assert jeff.repair() == []  # first look: nothing to compare with yet
+    assert jeff.repair() == [take]  # no progress since, and dan holds more: ask again
+    net.run()
+    assert jeff.store.get(take).complete  # type: ignore[union-attr]
+    assert held(jeff, take) == held(dan, take)
+    assert jeff.repair() == []  # complete takes are left alone

@@ -149,6 +149,7 @@ class MeshSync:
         self._events: list[Event] = []
         self._requested_from: dict[str, PeerKey] = {}  # take id -> remote serving our WANT
         self._confirmed_by: dict[str, set[str]] = {}  # our take id -> names that confirmed
+        self._seen_at_repair: dict[str, int] = {}  # take id -> contiguous at the last repair()
         self._known_status: dict[str, TakeStatus] = {
             t.info.take_id: t.status for t in store.takes()
         }
@@ -419,6 +420,39 @@ class MeshSync:
                 remote.control.append(have)
         elif view.status is not before and view.status is TakeStatus.CORRUPT:
             self._events.append(TakeCorrupt(take_id))
+
+    def repair(self) -> list[str]:
+        """Ask again for every take that made no progress since the last call although a
+        connected peer can send more (its owner, or a holder ahead of us): frames our disk
+        refused, or anything else lost on the way, are fetched again. Call it every few
+        seconds; returns the ids of the takes asked for."""
+        asked = []
+        for view in self.store.takes():
+            take_id = view.info.take_id
+            if view.complete or view.info.owner == self.name or view.status is TakeStatus.CORRUPT:
+                continue
+            before = self._seen_at_repair.get(take_id)
+            self._seen_at_repair[take_id] = view.contiguous
+            if before != view.contiguous:
+                continue  # still moving (or first look)
+            source = self._repair_source(view)
+            if source is None:
+                continue
+            rest = WANT_REST if view.length is None else view.length - view.contiguous
+            source.control.append(Want((WantEntry(take_id, view.contiguous, rest),)))
+            asked.append(take_id)
+        return asked
+
+    def _repair_source(self, view: TakeView) -> _Remote | None:
+        take_id = view.info.take_id
+        greeted = [r for r in self._remotes.values() if r.greeted]
+        for remote in greeted:
+            if remote.name == view.info.owner:
+                return remote
+        best = max(greeted, key=lambda r: r.holdings.get(take_id, 0), default=None)
+        if best is None or best.holdings.get(take_id, 0) <= view.contiguous:
+            return None
+        return best
 
     def _plan(self) -> None:
         """Ask for takes whose owner is not connected from the remote holding the most."""
