@@ -423,9 +423,9 @@ class MeshSync:
 
     def repair(self) -> list[str]:
         """Ask again for every take that made no progress since the last call although a
-        connected peer can send more (its owner, or a holder ahead of us): frames our disk
-        refused, or anything else lost on the way, are fetched again. Call it every few
-        seconds; returns the ids of the takes asked for."""
+        connected peer is known to hold more (from its HAVE or the chunks it sent): frames
+        our disk refused, or anything else lost on the way, are fetched again. Call it every
+        few seconds; returns the ids of the takes asked for."""
         asked = []
         for view in self.store.takes():
             take_id = view.info.take_id
@@ -444,15 +444,18 @@ class MeshSync:
         return asked
 
     def _repair_source(self, view: TakeView) -> _Remote | None:
+        """The remote known to hold more of the take than we do: its owner if so, else the
+        one holding the most. None when nobody is known to hold more."""
         take_id = view.info.take_id
-        greeted = [r for r in self._remotes.values() if r.greeted]
-        for remote in greeted:
-            if remote.name == view.info.owner:
-                return remote
-        best = max(greeted, key=lambda r: r.holdings.get(take_id, 0), default=None)
-        if best is None or best.holdings.get(take_id, 0) <= view.contiguous:
-            return None
-        return best
+        ahead = [
+            r
+            for r in self._remotes.values()
+            if r.greeted and r.holdings.get(take_id, 0) > view.contiguous
+        ]
+        owners = [r for r in ahead if r.name == view.info.owner]
+        if owners:
+            return owners[0]
+        return max(ahead, key=lambda r: r.holdings.get(take_id, 0), default=None)
 
     def _plan(self) -> None:
         """Ask for takes whose owner is not connected from the remote holding the most."""
