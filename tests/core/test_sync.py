@@ -286,8 +286,8 @@ def test_frames_the_disk_refused_are_fetched_again_by_repair(
     net.run()
     view = jeff.store.get(take)
     assert view is not None and not view.complete and view.contiguous == 100
-    assert jeff.repair() == []  # first look: nothing to compare with yet
-    assert jeff.repair() == [take]  # no progress since, and dan holds more: ask again
+    # No progress since the last look (still 100 frames), and dan is known to hold more.
+    assert jeff.repair() == [take]
     net.run()
     assert jeff.store.get(take).complete  # type: ignore[union-attr]
     assert held(jeff, take) == held(dan, take)
