@@ -40,7 +40,6 @@ class Peer:
     store: Path
     process: asyncio.subprocess.Process
     events: list[dict[str, Any]] = field(default_factory=list)
-    started: float = field(default_factory=time.time)
 
     async def follow(self) -> None:
         assert self.process.stdout is not None

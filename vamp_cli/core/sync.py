@@ -178,10 +178,6 @@ class MeshSync:
                 del self._requested_from[take_id]
         self._plan()
 
-    def peer_name(self, key: PeerKey) -> str | None:
-        remote = self._remotes.get(key)
-        return remote.name if remote else None
-
     def confirmed_by(self, take_id: str) -> set[str]:
         """Names of the peers that confirmed holding our take complete, connected or not
         (a confirmation stays true after its sender leaves)."""

@@ -21,7 +21,6 @@ from aiortc import RTCPeerConnection
 
 from vamp_cli.core import wire
 from vamp_cli.core.sync import MeshSync
-from vamp_cli.errors import VampError
 from vamp_cli.net.ice import rtc_configuration
 from vamp_cli.net.peer import PeerLink
 from vamp_cli.net.signaling import (
@@ -311,14 +310,3 @@ class Mesh:
                 f"dropped a bad message from {link.remote_name or link.sid}: {reason}",
                 peer=link.remote_name,
             )
-
-    def report_misbehaviour(self, link: Any, reason: str) -> None:
-        """For sync-level refusals (conflicting frames, unknown takes)."""
-        if isinstance(link, PeerLink):
-            self._misbehaved(link, reason)
-
-
-def check_vamp_name(vamp: str) -> str:
-    if not vamp or len(vamp) > 128 or any(c.isspace() for c in vamp):
-        raise VampError(f"vamp name {vamp!r} must be 1-128 characters without spaces")
-    return vamp

@@ -64,7 +64,6 @@ class PeerLink:
         self._pending_candidates: list[Any] = []
         self.said_bye = False
         self.leave_reported = False
-        self.closing = False
         self.pc.on("datachannel", self._adopt_channel)
         self.pc.on("connectionstatechange", self._on_state)
 
@@ -106,7 +105,6 @@ class PeerLink:
     async def close(self) -> None:
         """Close on purpose: the data channel first (the far side sees a clean close), then
         the connection. Safe to call more than once."""
-        self.closing = True
         if self.channel is not None and self.channel.readyState == "open":
             await _first(self._flushed(), timeout=DRAIN_TIMEOUT)
             self.channel.close()
