@@ -78,3 +78,17 @@ def test_bad_options_are_refused_before_joining(tmp_path: Path) -> None:
     assert_one_clear_line(
         quiet_join(url, tmp_path / "s", "--ice-server", "http://example"), "--ice-server"
     )
+
+
+def test_a_second_peer_under_a_taken_name_is_refused_and_the_first_stays(tmp_path: Path) -> None:
+    with running_signal_server() as server:
+        first = PeerProcess.join(server.url, "errors", "q", tmp_path)
+        try:
+            first.wait_event("joining")
+            result = quiet_join(server.url, tmp_path / "s", stay=30)
+            assert_one_clear_line(result, "'q' is already used", "--name")
+            first.wait_event("warning")
+            assert first.process.poll() is None
+            assert not first.find("peer-left")
+        finally:
+            first.stop()

@@ -21,6 +21,7 @@ from aiortc import RTCPeerConnection
 
 from vamp_cli.core import wire
 from vamp_cli.core.sync import MeshSync
+from vamp_cli.errors import VampError
 from vamp_cli.net.ice import rtc_configuration
 from vamp_cli.net.peer import PeerLink
 from vamp_cli.net.signaling import (
@@ -36,6 +37,7 @@ from vamp_cli.net.signaling import (
 log = logging.getLogger("vamp.mesh")
 
 DUPLICATE = "vamp-duplicate"
+NAME_TAKEN = "vamp-name-taken"
 LEAVE_TIMEOUT = 3.0
 
 
@@ -177,7 +179,20 @@ class Mesh:
                 pending.closed.set()
             self._remap(name, session, sender)
             return
+        if kind == NAME_TAKEN:
+            # Takes are owned by name: two peers under one name would each take the other's
+            # takes for their own. The newcomer is the one to pick another.
+            raise VampError(
+                f"the name {self.sync.name!r} is already used in vamp {self.signaling.vamp!r}"
+                " by another peer; join with another --name"
+            )
         link = self.links.get(sender)
+        if link is None and from_newcomer and kind == "offer" and name == self.sync.name:
+            self._send_later(
+                self.signaling.send_reply(sender, {"type": NAME_TAKEN, "vamp": self._meta()})
+            )
+            self._emit("warning", f"refused a peer that tried to join as {name!r}, our own name")
+            return
         if link is None and from_newcomer and kind == "offer":
             existing = self._find(name)
             if existing is not None and existing.remote_session == session and existing.is_open:
@@ -287,6 +302,11 @@ class Mesh:
             message = wire.decode(data)
         except wire.ProtocolError as exc:
             self._misbehaved(link, str(exc))
+            return
+        if isinstance(message, wire.Hello) and message.name == self.sync.name:
+            # A peer without the signaling meta (a browser) under our own name.
+            self._emit("warning", f"refused a peer that said it is {message.name!r}, our own name")
+            self._close_later(link)
             return
         if isinstance(message, wire.Hello) and link.remote_name is None:
             link.remote_name = message.name
