@@ -327,10 +327,17 @@ class Session:
 
     def _mesh_event(self, event: MeshEvent) -> None:
         if event.kind == "warning":
-            log.warning("%s", event.text)
-        self.reporter.emit(event.kind, event.text, **event.fields)
+            self._problem(logging.WARNING, event.kind, event.text, **event.fields)
+        else:
+            self.reporter.emit(event.kind, event.text, **event.fields)
         if event.kind == "peer-left":
             self._report_cut_short(event.fields.get("name"))
+
+    def _problem(self, level: int, event: str, text: str, **fields: Any) -> None:
+        """A warning or error goes to stderr; with --json it is also an event on stdout."""
+        log.log(level, "%s", text)
+        if self.reporter.json_mode:
+            self.reporter.emit(event, text, **fields)
 
     def _report_cut_short(self, owner: Any) -> None:
         """The takes a departed peer was still sending us stay, marked incomplete."""
@@ -375,10 +382,10 @@ class Session:
                             sha256=view.sha256.hex() if view.sha256 else None,
                         )
                 case TakeCorrupt(take_id):
-                    log.warning("take %s arrived whole but its SHA-256 does not match", take_id[:8])
-                    self.reporter.emit(
+                    self._problem(
+                        logging.WARNING,
                         "take-corrupt",
-                        f"take {take_id[:8]} failed its SHA-256 check",
+                        f"take {take_id[:8]} arrived whole but failed its SHA-256 check",
                         take_id=take_id,
                     )
                 case TakeConfirmed(_, name, take_id):
@@ -389,12 +396,13 @@ class Session:
                         take_id=take_id,
                     )
                 case StoreFailed(reason):
-                    log.error("%s", reason)
-                    self.reporter.emit("store-error", reason)
+                    self._problem(logging.ERROR, "store-error", reason)
                 case PeerMisbehaved(_, name, reason):
-                    log.warning("refused data from %s: %s", name or "a peer", reason)
-                    self.reporter.emit(
-                        "warning", f"refused data from {name or 'a peer'}: {reason}", peer=name
+                    self._problem(
+                        logging.WARNING,
+                        "warning",
+                        f"refused data from {name or 'a peer'}: {reason}",
+                        peer=name,
                     )
                 case _:
                     pass

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 from pathlib import Path
 
 import pytest
@@ -79,6 +81,22 @@ def pcm(n: int, seed: int = 0) -> bytes:
     return bytes((i * 7 + seed) % 251 for i in range(2 * n))
 
 
+def live_pair(root: Path) -> tuple[Net, MeshSync, MeshSync, str]:
+    """dan and jeff connected; dan is recording a take jeff holds 100 frames of."""
+    net = Net(root)
+    dan, jeff = net.add("dan"), net.add("jeff")
+    net.connect("dan", "jeff")
+    net.run()
+    take = record(dan, [pcm(100)], seal=False)
+    net.run()
+    return net, dan, jeff, take
+
+
+def disk_full(fd: int, data: bytes, position: int) -> int:
+    """Stands in for os.pwrite on a full disk."""
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
 def held(sync: MeshSync, take_id: str) -> bytes:
     view = sync.store.get(take_id)
     assert view is not None
@@ -104,12 +122,7 @@ def test_owner_pushes_and_receiver_confirms(tmp_path: Path) -> None:
 
 
 def test_live_take_streams_while_recording(tmp_path: Path) -> None:
-    net = Net(tmp_path)
-    dan, jeff = net.add("dan"), net.add("jeff")
-    net.connect("dan", "jeff")
-    net.run()
-    take = record(dan, [pcm(100)], seal=False)
-    net.run()
+    net, dan, jeff, take = live_pair(tmp_path)
     assert jeff.store.get(take).contiguous == 100  # type: ignore[union-attr]
     dan.store.append(take, 100, pcm(50, 3))
     net.run()
@@ -236,21 +249,10 @@ def test_any_pacing_converges_bit_exact(
 def test_a_full_disk_here_is_not_blamed_on_the_sender(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import errno
-    import os
-
-    net = Net(tmp_path)
-    dan, jeff = net.add("dan"), net.add("jeff")
-    net.connect("dan", "jeff")
-    net.run()
-    take = record(dan, [pcm(100)], seal=False)
-    net.run()
+    _, _, jeff, take = live_pair(tmp_path)
     jeff.events()
 
-    def full(fd: int, data: bytes, position: int) -> int:
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(os, "pwrite", full)
+    monkeypatch.setattr(os, "pwrite", disk_full)
     jeff.receive("dan", wire.Chunk(take, 100, 10, pcm(10)))
     events = jeff.events()
     assert [type(e) for e in events] == [StoreFailed]
@@ -261,24 +263,13 @@ def test_a_full_disk_here_is_not_blamed_on_the_sender(
 def test_frames_the_disk_refused_are_fetched_again_by_repair(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import errno
-    import os
-
-    net = Net(tmp_path)
-    dan, jeff = net.add("dan"), net.add("jeff")
-    net.connect("dan", "jeff")
-    net.run()
-    take = record(dan, [pcm(100)], seal=False)
-    net.run()
+    net, dan, jeff, take = live_pair(tmp_path)
     # Nothing lost, nobody known to hold more: repair asks for nothing.
     assert jeff.repair() == [] and jeff.repair() == []
     real_pwrite = os.pwrite
 
-    def full(fd: int, data: bytes, position: int) -> int:
-        raise OSError(errno.ENOSPC, "No space left on device")
-
     dan.store.append(take, 100, pcm(50, 1))
-    monkeypatch.setattr(os, "pwrite", full)
+    monkeypatch.setattr(os, "pwrite", disk_full)
     net.run()  # only jeff writes while this runs: its disk refuses these frames
     monkeypatch.setattr(os, "pwrite", real_pwrite)
     dan.store.append(take, 150, pcm(50, 2))
