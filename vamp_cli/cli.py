@@ -220,6 +220,16 @@ def play(store_dir: Path, output_spec: OutputSpec, mode: str, play_from: float,
                    f"{stats.underruns} underruns)")
 
 
+@cli.command("takes")
+@store_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per take, per line.")
+def takes(store_dir: Path, as_json: bool) -> None:
+    """List the takes in the store: owner, place on the timeline, length, status, hash."""
+    from vamp_cli.inventory import show_takes
+
+    show_takes(store_dir, as_json)
+
+
 @cli.command("demo")
 @click.option("--duration", type=float, default=3.0, show_default=True, metavar="SECONDS",
               help="Length of the demo take.")
