@@ -144,7 +144,7 @@ class Mesh:
                     link = self.links.get(sid)
                     if link is not None:
                         self._report_left(link, "left")
-                        await link.close()
+                        self._close_later(link)  # its flush must not hold up other signals
                 case IceServersGiven(servers):
                     self._server_ice = list(servers)
                 case ServerRefused(code, message, ev):
