@@ -200,11 +200,14 @@ class Session:
                 vamp=self.options.vamp,
                 name=self.options.name,
             )
-            work: asyncio.Task[T] = tg.create_task(body())
+            work = tg.create_task(_outcome(body()))
             # A fatal mesh error (vamp full, unauthorized) cancels the body through the group.
             result = await work
+            # The work is over, well or not: leave gracefully either way, then report it.
             self.stop.set()
             await mesh
+        if isinstance(result, VampError):
+            raise result
         return result
 
     def _check_audio(self) -> None:
@@ -436,6 +439,15 @@ class Session:
             for take_id in self.sync.repair():
                 log.info("asking again for take %s, which stopped arriving", take_id[:8])
             self.mesh.wake_all()
+
+
+async def _outcome(aw: Awaitable[T]) -> T | VampError:
+    """The result, or the VampError that ended it: returned, not raised, so the task group
+    keeps the mesh running long enough to say goodbye."""
+    try:
+        return await aw
+    except VampError as exc:
+        return exc
 
 
 async def _unwrap(aw: Awaitable[T]) -> T:
