@@ -21,6 +21,8 @@ from tests.support.jack import JackServer, jack_available
 from tests.support.signal_server import running_signal_server
 
 RATE = 48000
+JITTERS_MS = (20.0, 5.0)
+"""The live monitor's jitter buffer: the default, and a tight one for a quiet network."""
 
 
 def run(ctx: Context) -> None:
@@ -32,17 +34,25 @@ def run(ctx: Context) -> None:
         with JackServer(rate=RATE, period=period) as jack:
             direct = probe_path(ctx, jack, f"direct-{period}", seconds,
                                 lambda: ("probe-direct:in_0", "probe-direct:out_0", []))
-            try:
-                vamp = vamp_path(ctx, jack, period, seconds)
-            except Exception as exc:  # keep the floor and JackTrip even if the mesh broke
-                vamp = []
-                ctx.notes[f"vamp audio path, period {period}"] = f"failed: {exc}"
+            vamp: dict[float, list[int]] = {}
+            for jitter in JITTERS_MS:
+                try:
+                    vamp[jitter] = vamp_path(ctx, jack, period, seconds, jitter)
+                except Exception as exc:  # keep the floor and JackTrip if the mesh broke
+                    vamp[jitter] = []
+                    ctx.notes[f"vamp audio path, period {period}, jitter {jitter:g} ms"] = (
+                        f"failed: {exc}"
+                    )
             jacktrip = jacktrip_path(ctx, jack, period, seconds)
         floor = stats(direct)
         note = f"JACK period {period} frames = {1000 * period / RATE:.2f} ms"
-        ctx.add(Figure("2. audio to audio", f"vamp A capture → B live monitor, period {period}",
-                       "frames", stats(vamp), "direct JACK connection (floor)", floor,
-                       note=note + _ms(vamp)))
+        for jitter, delays in vamp.items():
+            ctx.add(Figure(
+                "2. audio to audio",
+                f"vamp A capture → B live monitor, --jitter-ms {jitter:g}, period {period}",
+                "frames", stats(delays), "direct JACK connection (floor)", floor,
+                note=note + _ms(delays),
+            ))
         if jacktrip is None:
             continue
         ctx.add(Figure("2. audio to audio", f"JackTrip p2p over loopback, period {period}",
@@ -78,15 +88,18 @@ def probe_path(ctx: Context, jack: JackServer, label: str, seconds: float,
     return delays
 
 
-def vamp_path(ctx: Context, jack: JackServer, period: int, seconds: float) -> list[int]:
-    work = ctx.dir(f"audio-vamp-{period}")
+def vamp_path(
+    ctx: Context, jack: JackServer, period: int, seconds: float, jitter_ms: float
+) -> list[int]:
+    work = ctx.dir(f"audio-vamp-{period}-{jitter_ms:g}")
     peers: list[Peer] = []
     with running_signal_server() as server:
         try:
             # Audio callbacks as large as JACK's period: a larger block only adds buffering.
             block = ("--blocksize", str(period))
             b = Peer(work, "b", "audio", server.url, output="system", monitor="live",
-                     env=jack.client_env("peer-b"), extra=block)
+                     env=jack.client_env("peer-b"),
+                     extra=(*block, "--jitter-ms", f"{jitter_ms:g}"))
             peers.append(b)
             a = Peer(work, "a", "audio", server.url, input="system",
                      env=jack.client_env("peer-a"), extra=block)
@@ -94,7 +107,7 @@ def vamp_path(ctx: Context, jack: JackServer, period: int, seconds: float) -> li
             wait_formed(peers)
             jack.wait_for_port("peer-a:in_0")
             jack.wait_for_port("peer-b:out_0")
-            return probe_path(ctx, jack, f"vamp-{period}", seconds,
+            return probe_path(ctx, jack, f"vamp-{period}-{jitter_ms:g}", seconds,
                               lambda: ("peer-a:in_0", "peer-b:out_0",
                                        ["peer-a:in_0", "peer-b:out_0"]))
         finally:

@@ -38,6 +38,12 @@ def run(ctx: Context) -> None:
                  f"{np.percentile(udp['latency_ms'], 99):.3f} ms",
             extra={"udp": stats(udp["latency_ms"])},
         ))
+        if n == 2:  # the same samples against the other baseline, with its own ratio
+            ctx.add(Figure(
+                "1. chunk latency", "vamp store→store, N=2 all recording", "ms",
+                stats(result["latency_ms"]), "asyncio UDP between two processes, same rate",
+                stats(udp["latency_ms"]),
+            ))
         ctx.add(Figure(
             "3. mesh formation", f"last join → all channels open, N={n}", "ms",
             stats([result["formation_s"] * 1000]),
