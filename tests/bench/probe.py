@@ -2,6 +2,10 @@
 on ``<name>:in_0``; prints ``ready`` once running, then ``{"result": {"delays": [...]}}``:
 for every click heard, frames from the click's start to the heard onset.
 
+Click k is played at level ``LEVELS[k % 8]``, and a heard click is matched to the latest
+click of its level: a delay longer than the interval (up to 8 intervals) is measured as
+itself, not folded back into one interval.
+
 Run with ``VAMP_JACK_CLIENT_NAME`` (and ``JACK_DEFAULT_SERVER``) set; the bench wires its
 ports after ``ready``, so clicks played before the path exists are simply not heard.
 """
@@ -19,7 +23,7 @@ import numpy as np
 from vamp_cli.audio import devices
 
 CLICK_FRAMES = 24
-CLICK_LEVEL = 0.5
+LEVELS = np.array([0.15, 0.25, 0.35, 0.45, 0.55, 0.65, 0.75, 0.85], dtype=np.float32)
 THRESHOLD = 0.1
 
 
@@ -35,18 +39,14 @@ def main() -> int:
     state = {"n": 0}
     done = threading.Event()
 
+    # The whole click train, computed before the stream starts: the callback only copies.
+    played = np.zeros(total + (1 << 16), dtype=np.float32)
+    for k, pos in enumerate(range(0, total, interval)):
+        played[pos : pos + CLICK_FRAMES] = LEVELS[k % len(LEVELS)]
+
     def callback(indata: Any, outdata: Any, frames: int, _time: Any, _status: Any) -> None:
         n = state["n"]
-        outdata.fill(0)
-        # Frames [n, n + frames) of the probe's timeline: a click starts at every multiple
-        # of ``interval``.
-        start = -(-n // interval) * interval
-        for pos in range(start, n + frames, interval):
-            a, b = pos - n, min(pos - n + CLICK_FRAMES, frames)
-            outdata[a:b, 0] = CLICK_LEVEL
-        tail = (start - interval) + CLICK_FRAMES - n  # a click begun in the previous block
-        if tail > 0 and start - interval >= 0:
-            outdata[: min(tail, frames), 0] = CLICK_LEVEL
+        outdata[:, 0] = played[n : n + frames]
         m = min(frames, total - n)
         if m > 0:
             heard[n : n + m] = indata[:m, 0]
@@ -64,7 +64,15 @@ def main() -> int:
             return 1
     loud = np.abs(heard) > THRESHOLD
     onsets = np.flatnonzero(loud[1:] & ~loud[:-1]) + 1
-    delays = [int(o % interval) for o in onsets]
+    delays = []
+    for onset in onsets:
+        level = float(np.abs(heard[onset : onset + CLICK_FRAMES]).max())
+        j = int(np.argmin(np.abs(LEVELS - level)))
+        # The latest click of that level at or before the onset.
+        k = onset // interval
+        k -= (k - j) % len(LEVELS)
+        if k >= 0:
+            delays.append(int(onset - k * interval))
     print(json.dumps({"result": {"delays": delays, "interval": interval}}), flush=True)
     return 0
 

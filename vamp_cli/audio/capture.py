@@ -251,9 +251,6 @@ async def _record_device(mover: _Mover, device: devices.Device, blocksize: int) 
         stream = sd.InputStream(
             device=device.index, samplerate=info.samplerate, channels=info.channels,
             dtype=info.fmt.dtype, blocksize=blocksize, callback=callback,
-            # PortAudio's default is its 'high' latency (safe for playback of files); a
-            # jam wants the device's lowest, and the ring absorbs loop jitter instead.
-            latency="low",
         )
         stream.start()
         return stream

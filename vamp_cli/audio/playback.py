@@ -387,9 +387,6 @@ class Player:
             stream = sd.OutputStream(
                 device=device.index, samplerate=self._rate, channels=self._channels,
                 dtype=self._fmt.dtype, blocksize=self._block, callback=callback,
-            # PortAudio's default is its 'high' latency (safe for playback of files); a
-            # jam wants the device's lowest, and the ring absorbs loop jitter instead.
-            latency="low",
             )
             stream.start()
             return stream
