@@ -174,3 +174,16 @@ def test_a_page_joining_after_the_recorder_left_fetches_the_take_from_a_holder(
         assert held["sha256"] == sha256 and held["owner"] == "gone"
         page.close()
     assert_quiet(holder, gone)
+
+
+def test_a_page_under_a_cli_peers_name_is_refused_and_told_why(
+    web_server: SignalServer, browser: Chromium, vamp: str, tmp_path: Path
+) -> None:
+    with PeerProcess.join(web_server.url, vamp, "cli-1", tmp_path) as one:
+        one.wait_event("joining")
+        page = browser.open("dup", f"{web_server.url}/?vamp={vamp}&name=cli-1")
+        state = page.wait(lambda s: s if s["status"] == "refused" else None, "the refusal")
+        assert "cli-1" in state["error"] and "name" in state["error"]
+        one.wait_event("warning")  # the CLI peer says whom it refused, and stays
+        assert one.process.poll() is None and not one.find("peer-left")
+        page.close()

@@ -72,6 +72,7 @@ class Mesh:
         self._on_event = on_event
         self._on_sync_events = on_sync_events
         self.links: dict[str, PeerLink] = {}  # by the remote's current socket id
+        self._refused: set[str] = set()  # socket ids whose offer we refused (name taken)
         self._tg: asyncio.TaskGroup | None = None
         self._misbehaviour_logged: dict[PeerLink, float] = {}
         self.joined = asyncio.Event()
@@ -141,9 +142,11 @@ class Mesh:
                 case SignalReceived(sender, signal, from_newcomer):
                     self._signal(sender, signal, from_newcomer)
                 case MemberLeft(sid):
+                    self._refused.discard(sid)
                     link = self.links.get(sid)
                     if link is not None:
-                        self._report_left(link, "left")
+                        if link.opened.is_set():
+                            self._report_left(link, "left")
                         self._close_later(link)  # its flush must not hold up other signals
                 case IceServersGiven(servers):
                     self._server_ice = list(servers)
@@ -186,8 +189,11 @@ class Mesh:
                 f"the name {self.sync.name!r} is already used in vamp {self.signaling.vamp!r}"
                 " by another peer; join with another --name"
             )
+        if sender in self._refused:
+            return  # the candidates that follow a refused offer
         link = self.links.get(sender)
         if link is None and from_newcomer and kind == "offer" and name == self.sync.name:
+            self._refused.add(sender)
             self._send_later(
                 self.signaling.send_reply(sender, {"type": NAME_TAKEN, "vamp": self._meta()})
             )

@@ -8,6 +8,7 @@ import SimplePeer from 'simple-peer';
 const HIGH_WATER = 1 << 20; // bytes queued on a channel above which we wait for it to drain
 const LOW_WATER = 256 << 10;
 const DUPLICATE = 'vamp-duplicate'; // a CLI member's reply: "that link of ours still works"
+const NAME_TAKEN = 'vamp-name-taken'; // a member's reply: "that is my name" (takes are owned by name)
 
 /** One remote peer: its simple-peer connection and our pump towards it. */
 class Link {
@@ -159,6 +160,11 @@ export class Mesh {
       if (typeof callerID !== 'string' || !signal) return;
       let link = this.links.get(callerID);
       if (!link) {
+        if (signal.type === 'offer' && signal.vamp && signal.vamp.name === this.sync.name) {
+          this.socket.emit('returning signal', { signal: { type: NAME_TAKEN, vamp: this._meta() }, callerID });
+          this.onEvent(`refused a peer that tried to join as ${signal.vamp.name}, our own name`);
+          return;
+        }
         if (signal.type === 'offer' && this._isDuplicate(signal, callerID)) return;
         link = this._addLink(callerID, false);
       }
@@ -167,6 +173,13 @@ export class Mesh {
     s.on('receiving returned signal', ({ signal, id } = {}) => {
       const link = this.links.get(id);
       if (!signal) return;
+      if (signal.type === NAME_TAKEN) {
+        this.leave();
+        this.status = 'refused';
+        this.error = `the name ${this.sync.name} is already used in this vamp; reload with &name=another`;
+        this._changed();
+        return;
+      }
       if (signal.type === DUPLICATE) {
         // Our offer duplicated a link that still works (we reconnected to signaling): keep
         // that link under the member's new socket id.
