@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -259,3 +260,13 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as exc:
+        # A bug of ours: one line for the user; the traceback when they ask for it.
+        if os.environ.get("VAMP_DEBUG"):
+            raise
+        click.echo(
+            f"vamp: internal error ({type(exc).__name__}: {exc}); please report it, with the "
+            "traceback that VAMP_DEBUG=1 prints",
+            err=True,
+        )
+        sys.exit(70)
