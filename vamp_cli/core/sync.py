@@ -310,21 +310,6 @@ class MeshSync:
                 break
         return out
 
-    def pending(self, key: PeerKey) -> bool:
-        """Whether :meth:`outgoing` would return anything for ``key`` now."""
-        remote = self._remotes.get(key)
-        if remote is None:
-            return False
-        if remote.control:
-            return True
-        for take_id, rng in remote.sending.items():
-            view = self.store.get(take_id)
-            if view is not None and rng.cursor < min(rng.limit, view.contiguous):
-                return True
-            if view is not None and view.ended and rng.cursor >= (view.length or 0):
-                return True  # a TAKE_END is due
-        return False
-
     def _next_of_take(self, remote: _Remote, take_id: str) -> Message | None:
         view = self.store.get(take_id)
         rng = remote.sending.get(take_id)
